@@ -1,0 +1,107 @@
+/// How a convolution window moves over its input. Padding may be asymmetric: the autoencoder's
+/// downsampling pads only right and bottom.
+public struct ConvGeometry: Equatable {
+    public var kernel: Int
+    public var stride: Int
+    public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+
+    public init(kernel: Int, stride: Int = 1, pad: Int? = nil) {
+        let p = pad ?? kernel / 2
+        self.init(kernel: kernel, stride: stride, padTop: p, padLeft: p, padBottom: p, padRight: p)
+    }
+
+    public init(kernel: Int, stride: Int, padTop: Int, padLeft: Int, padBottom: Int, padRight: Int) {
+        self.kernel = kernel
+        self.stride = stride
+        self.padTop = padTop
+        self.padLeft = padLeft
+        self.padBottom = padBottom
+        self.padRight = padRight
+    }
+
+    func outSize(_ h: Int, _ w: Int) -> (Int, Int) {
+        ((h + padTop + padBottom - kernel) / stride + 1, (w + padLeft + padRight - kernel) / stride + 1)
+    }
+
+    var isPointwise: Bool { kernel == 1 && stride == 1 && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0 }
+}
+
+/// The im2col block budget in floats: columns are built for a band of output pixels at a
+/// time, so scratch stays bounded whatever the image size.
+let columnBudget = 1 << 22
+
+/// y = conv(x, W) + bias for x [N, Cin, H, W] and W [Cout, Cin*k*k] (PyTorch's layout,
+/// flattened). Pointwise convolutions are one GEMM on the input; others build im2col bands
+/// and multiply each into its slice of the output.
+public func conv2d(_ x: Tensor, weight: UnsafePointer<Float>, bias: [Float]?, outChannels cout: Int,
+                   geometry g: ConvGeometry, ws: Workspace) throws -> Tensor {
+    let (n, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (ho, wo) = g.outSize(h, w)
+    guard ho > 0, wo > 0 else { throw LDMError.shape("input \(h)x\(w) is too small for a \(g.kernel)x\(g.kernel) convolution") }
+    let y = try Tensor([n, cout, ho, wo])
+    let kk = cin * g.kernel * g.kernel
+    let pixels = ho * wo
+    BLAS.setThreads(ws.threads)
+    for b in 0..<n {
+        let out = y.item(b)
+        if g.isPointwise {
+            BLAS.gemm(m: cout, n: pixels, k: cin, a: weight, lda: cin, b: x.item(b), ldb: pixels, c: out, ldc: pixels)
+        } else {
+            let band = max(1, min(pixels, columnBudget / kk))
+            let cols = try ws.scratch.floats(.columns, kk * band)
+            var p0 = 0
+            while p0 < pixels {
+                let nb = min(band, pixels - p0)
+                im2col(x.item(b), cin: cin, h: h, w: w, g: g, wo: wo, p0: p0, count: nb, into: cols, threads: ws.threads)
+                BLAS.gemm(m: cout, n: nb, k: kk, a: weight, lda: kk, b: cols, ldb: nb, c: out + p0, ldc: pixels)
+                p0 += nb
+            }
+        }
+        if let bias { addChannelBias(out, bias, pixels: pixels, threads: ws.threads) }
+    }
+    return y
+}
+
+/// Columns for output pixels p0 ..< p0+count: row (c, ky, kx) holds the input value each of
+/// those pixels sees at that kernel tap, or 0 in the padding.
+func im2col(_ x: UnsafePointer<Float>, cin: Int, h: Int, w: Int, g: ConvGeometry, wo: Int,
+            p0: Int, count: Int, into cols: UnsafeMutablePointer<Float>, threads: Int) {
+    let k = g.kernel
+    parallelRanges(cin * k * k, threads: threads) { rows in
+        for row in rows {
+            let c = row / (k * k), ky = (row / k) % k, kx = row % k
+            let plane = x + c * h * w
+            var dst = cols + row * count
+            var p = p0
+            let end = p0 + count
+            while p < end {
+                let oy = p / wo, ox0 = p % wo
+                let run = min(wo - ox0, end - p)  // pixels left in this output row
+                let iy = oy * g.stride - g.padTop + ky
+                if iy < 0 || iy >= h {
+                    dst.update(repeating: 0, count: run)
+                } else {
+                    let src = plane + iy * w
+                    for j in 0..<run {
+                        let ix = (ox0 + j) * g.stride - g.padLeft + kx
+                        dst[j] = ix >= 0 && ix < w ? src[ix] : 0
+                    }
+                }
+                dst += run
+                p += run
+            }
+        }
+    }
+}
+
+/// y[c, :] += bias[c] over `pixels` values per channel.
+func addChannelBias(_ y: UnsafeMutablePointer<Float>, _ bias: [Float], pixels: Int, threads: Int) {
+    bias.withUnsafeBufferPointer { bp in
+        parallelRanges(bp.count, threads: threads) { cs in
+            for c in cs {
+                let row = y + c * pixels, v = bp[c]
+                for i in 0..<pixels { row[i] += v }
+            }
+        }
+    }
+}

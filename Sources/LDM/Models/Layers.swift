@@ -1,0 +1,45 @@
+/// A 2-D convolution whose weight stays in the mapped file until it is called.
+struct Conv2dLayer {
+    let weight: WeightTensor
+    let bias: [Float]?
+    let inChannels: Int
+    let outChannels: Int
+    let geometry: ConvGeometry
+
+    init(_ w: WeightScope, in cin: Int, out cout: Int, kernel: Int = 1, geometry: ConvGeometry? = nil) throws {
+        weight = try w.tensor("weight", shape: [cout, cin, kernel, kernel])
+        bias = w.has("bias") ? try w.tensor("bias", shape: [cout]).floats() : nil
+        inChannels = cin
+        outChannels = cout
+        self.geometry = geometry ?? ConvGeometry(kernel: kernel)
+    }
+
+    func callAsFunction(_ x: Tensor, _ ws: Workspace) throws -> Tensor {
+        guard x.shape.count == 4, x.shape[1] == inChannels else {
+            throw LDMError.shape("\(weight.name): input \(x.shape) does not have \(inChannels) channels")
+        }
+        return try conv2d(x, weight: weight.fp32(ws), bias: bias, outChannels: outChannels, geometry: geometry, ws: ws)
+    }
+}
+
+/// GroupNorm with its affine parameters, optionally followed by SiLU.
+struct GroupNormLayer {
+    let gamma: [Float]
+    let beta: [Float]
+    let groups: Int
+    let eps: Float
+
+    init(_ w: WeightScope, channels: Int, groups: Int, eps: Float) throws {
+        guard groups > 0, channels % groups == 0 else {
+            throw LDMError.model("\(w.prefix): \(channels) channels cannot form \(groups) groups")
+        }
+        gamma = try w.tensor("weight", shape: [channels]).floats()
+        beta = try w.tensor("bias", shape: [channels]).floats()
+        self.groups = groups
+        self.eps = eps
+    }
+
+    func callAsFunction(_ x: Tensor, silu: Bool = false, _ ws: Workspace) throws -> Tensor {
+        try groupNorm(x, groups: groups, gamma: gamma, beta: beta, eps: eps, silu: silu, ws: ws)
+    }
+}

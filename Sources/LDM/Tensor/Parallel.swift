@@ -1,0 +1,16 @@
+import Dispatch
+
+/// Splits `0..<n` into at most `threads` contiguous ranges and runs `body` on each, in
+/// parallel. Every element is computed by exactly one range, so results never depend on the
+/// thread count.
+@inline(__always)
+public func parallelRanges(_ n: Int, threads: Int, _ body: (Range<Int>) -> Void) {
+    let parts = min(max(threads, 1), n)
+    if parts <= 1 {
+        if n > 0 { body(0..<n) }
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: parts) { p in
+        body((n * p / parts)..<(n * (p + 1) / parts))
+    }
+}

@@ -1,0 +1,42 @@
+import Glibc
+
+/// Reusable fp32 work buffers, one per purpose. Each grows to the largest request it has seen
+/// and is kept, so a run allocates its scratch once; the sizes are bounded by the kernels'
+/// block sizes and the largest weight, never by the whole model.
+public final class Scratch {
+    public enum Slot: Int, CaseIterable {
+        case weight      // a layer's weight converted to fp32 just before its GEMM
+        case columns     // an im2col block
+        case scores      // an attention block's score rows
+        case work        // anything else a kernel needs for the duration of one call
+    }
+
+    private var buffers = [UnsafeMutablePointer<Float>?](repeating: nil, count: Slot.allCases.count)
+    private var capacities = [Int](repeating: 0, count: Slot.allCases.count)
+
+    public init() {}
+
+    deinit { for b in buffers { free(b) } }
+
+    /// A buffer of at least `n` floats. Its contents are undefined; it stays valid until the
+    /// next request for the same slot.
+    public func floats(_ slot: Slot, _ n: Int) throws -> UnsafeMutablePointer<Float> {
+        let i = slot.rawValue, want = max(n, 16)
+        if capacities[i] < want {
+            free(buffers[i])
+            buffers[i] = nil
+            capacities[i] = 0
+            var raw: UnsafeMutableRawPointer?
+            guard want <= Shape.maxElements,
+                  posix_memalign(&raw, 64, want * MemoryLayout<Float>.stride) == 0, let raw else {
+                throw LDMError.outOfMemory("cannot allocate \(n) floats of scratch")
+            }
+            buffers[i] = raw.bindMemory(to: Float.self, capacity: want)
+            capacities[i] = want
+        }
+        return buffers[i]!
+    }
+
+    /// Bytes currently held, for reports and tests.
+    public var bytes: Int { capacities.reduce(0, +) * MemoryLayout<Float>.stride }
+}

@@ -1,0 +1,70 @@
+import Glibc
+
+/// A dense fp32 tensor, row-major (NCHW for images, batch first). It owns 64-byte aligned
+/// storage from malloc, so a failed allocation is an error rather than a trap.
+public final class Tensor {
+    public private(set) var shape: [Int]
+    public let count: Int
+    public let data: UnsafeMutablePointer<Float>
+
+    public init(_ shape: [Int], zeroed: Bool = false) throws {
+        let n = try Shape.count(shape)
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 64, max(n, 1) * MemoryLayout<Float>.stride) == 0, let raw else {
+            throw LDMError.outOfMemory("cannot allocate a tensor of shape \(shape)")
+        }
+        self.shape = shape
+        self.count = n
+        self.data = raw.bindMemory(to: Float.self, capacity: max(n, 1))
+        if zeroed { data.initialize(repeating: 0, count: n) }
+    }
+
+    /// A tensor holding a copy of `values`.
+    public convenience init(_ shape: [Int], _ values: [Float]) throws {
+        try self.init(shape)
+        guard values.count == count else {
+            throw LDMError.shape("\(values.count) values for shape \(shape)")
+        }
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    deinit { free(data) }
+
+    /// Reinterprets the same storage with another shape of equal element count.
+    public func reshape(_ newShape: [Int]) {
+        precondition((try? Shape.count(newShape)) == count, "reshape \(shape) -> \(newShape)")
+        shape = newShape
+    }
+
+    /// Elements per batch item.
+    public var itemCount: Int { shape.isEmpty ? count : count / max(shape[0], 1) }
+
+    /// The storage of batch item `n`.
+    public func item(_ n: Int) -> UnsafeMutablePointer<Float> { data + n * itemCount }
+
+    public var array: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+
+    public func copy() throws -> Tensor {
+        let t = try Tensor(shape)
+        t.data.update(from: data, count: count)
+        return t
+    }
+}
+
+/// Shape arithmetic that cannot overflow: every product is checked.
+public enum Shape {
+    /// The largest element count a tensor may have (2^40 floats = 4 TiB), far above any real
+    /// model, low enough that byte sizes never overflow.
+    public static let maxElements = 1 << 40
+
+    public static func count(_ shape: [Int]) throws -> Int {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { throw LDMError.shape("negative dimension in \(shape)") }
+            let (p, o) = n.multipliedReportingOverflow(by: d)
+            guard !o, p <= maxElements else { throw LDMError.shape("shape \(shape) is too large") }
+            n = p
+        }
+        return n
+    }
+}

@@ -1,0 +1,97 @@
+/// One weight as stored in a mapped file: its shape, type and bytes, used in place.
+public struct WeightTensor {
+    public let name: String
+    /// Row-major (numpy order) shape.
+    public let shape: [Int]
+    public let type: TensorType
+    public let count: Int
+    let bytes: UnsafeRawPointer
+    let byteCount: Int
+    /// Keeps the mapping alive as long as the tensor is referenced.
+    let file: MappedFile
+
+    /// Checks that the stored bytes are exactly what shape and type require.
+    init(name: String, shape: [Int], type: TensorType, bytes: UnsafeRawPointer, byteCount: Int, file: MappedFile) throws {
+        let n: Int
+        do { n = try Shape.count(shape) } catch { throw LDMError.corrupt("\(file.path): tensor \(name) has an invalid shape \(shape)") }
+        if case .q8_0 = type, n > 0 {
+            let row = shape.count > 1 ? n / shape[0] : n
+            guard row % TensorType.q8Block == 0 else {
+                throw LDMError.corrupt("\(file.path): Q8_0 tensor \(name) has rows of \(row) elements, not a multiple of 32")
+            }
+        }
+        guard let want = type.byteCount(n), want == byteCount else {
+            throw LDMError.corrupt("\(file.path): tensor \(name) of shape \(shape) and type \(type) does not fit its \(byteCount) bytes")
+        }
+        self.name = name
+        self.shape = shape
+        self.type = type
+        self.count = n
+        self.bytes = bytes
+        self.byteCount = byteCount
+        self.file = file
+    }
+
+    /// The shape with trailing 1s dropped, so a Linear [o, i] and a 1x1 conv [o, i, 1, 1] compare equal.
+    var coreShape: [Int] {
+        var s = shape
+        while s.count > 1, s.last == 1 { s.removeLast() }
+        return s
+    }
+
+    /// Throws unless the tensor has `expected` shape (trailing 1s aside).
+    public func expect(_ expected: [Int]) throws {
+        var e = expected
+        while e.count > 1, e.last == 1 { e.removeLast() }
+        guard coreShape == e else {
+            throw LDMError.model("\(name) has shape \(shape), expected \(expected)")
+        }
+    }
+
+    /// Converts elements `start ..< start+n` to fp32. For Q8_0 both must be multiples of 32.
+    public func decode(_ start: Int, _ n: Int, into dst: UnsafeMutablePointer<Float>) throws {
+        precondition(start >= 0 && n >= 0 && start + n <= count)
+        switch type {
+        case .f32: UnsafeMutableRawPointer(dst).copyMemory(from: bytes + 4 * start, byteCount: 4 * n)
+        case .f16: Convert.f16(bytes + 2 * start, n, dst)
+        case .bf16: Convert.bf16(bytes + 2 * start, n, dst)
+        case .q8_0:
+            precondition(start % TensorType.q8Block == 0 && n % TensorType.q8Block == 0)
+            Convert.q8_0(bytes + start / TensorType.q8Block * TensorType.q8BlockBytes, n, dst)
+        case .other: try requireUsable()
+        }
+    }
+
+    func requireUsable() throws {
+        if case .other(let t, _) = type {
+            throw LDMError.unsupported("\(name) has type \(t), which no layer can use")
+        }
+    }
+
+    /// The whole tensor as a new array (for small tensors: norms, biases).
+    public func floats() throws -> [Float] {
+        var out = [Float](repeating: 0, count: count)
+        try out.withUnsafeMutableBufferPointer { try decode(0, count, into: $0.baseAddress!) }
+        return out
+    }
+
+    /// The whole tensor as fp32: in place when stored as aligned F32, otherwise converted into
+    /// the workspace's weight slot (valid until the next weight is requested).
+    public func fp32(_ ws: Workspace) throws -> UnsafePointer<Float> {
+        if type == .f32, Int(bitPattern: bytes) % 4 == 0 {
+            return bytes.assumingMemoryBound(to: Float.self)
+        }
+        try requireUsable()
+        let dst = try ws.scratch.floats(.weight, count)
+        let blocks = count / TensorType.q8Block
+        if count < 1 << 16 || count % TensorType.q8Block != 0 {
+            try decode(0, count, into: dst)
+        } else {
+            parallelRanges(blocks, threads: ws.threads) { r in
+                try? decode(r.lowerBound * TensorType.q8Block, r.count * TensorType.q8Block,
+                            into: dst + r.lowerBound * TensorType.q8Block)
+            }
+        }
+        return UnsafePointer(dst)
+    }
+}

@@ -1,0 +1,42 @@
+import CLDM
+import LDM
+
+@_cdecl("ldm_model_load")
+public func ldm_model_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> ldm_status_t {
+    create(out) { try Model(path: String(cString: try arg(path, "path"))) }
+}
+
+@_cdecl("ldm_model_free")
+public func ldm_model_free(_ model: OpaquePointer?) {
+    release(model, as: Model.self)
+}
+
+@_cdecl("ldm_model_info")
+public func ldm_model_info(_ model: OpaquePointer?, _ info: UnsafeMutablePointer<ldm_model_info_t>?) -> ldm_status_t {
+    call {
+        let m = try object(model, "model", as: Model.self)
+        let info = try arg(info, "info")
+        let given = info.pointee.struct_size
+        guard given >= MemoryLayout<Int>.size else { throw LDMError.invalidArgument("info.struct_size is \(given)") }
+        var full = ldm_model_info_t()
+        full.struct_size = given
+        if let ae = m.autoencoder?.config {
+            full.autoencoder = ae.kind == .kl ? LDM_AUTOENCODER_KL : LDM_AUTOENCODER_VQ
+            full.latent_channels = Int32(ae.embedDim)
+            full.downsample_factor = Int32(ae.downsampleFactor)
+            full.scale_factor = ae.scaleFactor
+        } else {
+            full.autoencoder = LDM_AUTOENCODER_NONE
+        }
+        switch m.store.dominantType {
+        case .f16: full.weight_type = LDM_TYPE_F16
+        case .bf16: full.weight_type = LDM_TYPE_BF16
+        case .q8_0: full.weight_type = LDM_TYPE_Q8_0
+        default: full.weight_type = LDM_TYPE_F32
+        }
+        full.n_params = UInt64(m.store.parameterCount)
+        withUnsafeBytes(of: &full) { src in
+            UnsafeMutableRawPointer(info).copyMemory(from: src.baseAddress!, byteCount: min(given, src.count))
+        }
+    }
+}

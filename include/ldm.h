@@ -1,0 +1,207 @@
+/*
+ * ldm.h: the C API of libldm, a Latent Diffusion Model inference engine.
+ *
+ * Load a model file (GGUF, a safetensors checkpoint, or a diffusers folder), make a context,
+ * and run the three operations every LDM task is built from:
+ *   encode  RGB image      -> latent  (the autoencoder's encoder; scaled latent)
+ *   decode  latent         -> image   (the autoencoder's decoder)
+ *
+ * Example: round-trip a PNG through the autoencoder.
+ *
+ *     ldm_model_t *model = NULL;
+ *     ldm_ctx_t *ctx = NULL;
+ *     ldm_image_t *in = NULL, *out = NULL;
+ *     ldm_tensor_t *latent = NULL;
+ *     if (ldm_model_load("vae.safetensors", &model) != LDM_OK ||
+ *         ldm_ctx_new(model, NULL, &ctx) != LDM_OK ||
+ *         ldm_image_read_png("in.png", &in) != LDM_OK ||
+ *         ldm_encode(ctx, in, NULL, &latent) != LDM_OK ||
+ *         ldm_decode(ctx, latent, &out) != LDM_OK ||
+ *         ldm_image_write_png(out, "out.png") != LDM_OK)
+ *         fprintf(stderr, "ldm: %s\n", ldm_last_error());
+ *     ldm_image_free(out); ldm_tensor_free(latent); ldm_image_free(in);
+ *     ldm_ctx_free(ctx); ldm_model_free(model);
+ *
+ * Conventions
+ *   - Every fallible call returns an ldm_status_t (LDM_OK = 0, errors negative; the values
+ *     are part of the ABI and never change). ldm_last_error() gives the message.
+ *   - Results come through out-pointers, set only on success (NULL otherwise).
+ *   - Everything the library allocates is released by the matching ldm_*_free(), which
+ *     accepts NULL. Objects hold what they need: a context keeps its model alive, so the two
+ *     may be freed in either order.
+ *   - Params structs start with struct_size; fill them with their ldm_*_params_init(). A NULL
+ *     params pointer means the defaults. New fields are only ever added at the end.
+ *   - Images are 8-bit, interleaved (HWC), RGB unless stated. Latents and other float data
+ *     are ldm_tensor_t: fp32, row-major, a latent is [C, h, w].
+ *   - The library never prints, aborts or exits; it reports through status codes and, if one
+ *     is installed, the log callback.
+ *
+ * Thread safety
+ *   - A model is immutable after loading: any number of threads and contexts may share it.
+ *   - A context is used by one thread at a time. ldm_ctx_cancel() is the exception: it may be
+ *     called from any thread while another runs the context.
+ *   - Tensors and images are plain data: share them read-only, or synchronise.
+ *   - The BLAS thread count is process-wide in OpenBLAS; each call sets it from its context.
+ */
+#ifndef LDM_H
+#define LDM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LDM_VERSION_MAJOR 0
+#define LDM_VERSION_MINOR 1
+#define LDM_VERSION_PATCH 0
+
+/* ---- status, errors, logging ------------------------------------------------------------ */
+
+typedef enum ldm_status {
+    LDM_OK = 0,
+    LDM_ERR_INVALID_ARGUMENT = -1, /* a NULL pointer, a bad value or params struct */
+    LDM_ERR_NOT_FOUND = -2,        /* the file or folder does not exist */
+    LDM_ERR_IO = -3,               /* it exists but cannot be opened, mapped or written */
+    LDM_ERR_BAD_MAGIC = -4,        /* not a GGUF, safetensors or PNG file at all */
+    LDM_ERR_CORRUPT = -5,          /* malformed: truncated, inconsistent or hostile header */
+    LDM_ERR_UNSUPPORTED = -6,      /* well-formed, but a version, type or block not supported */
+    LDM_ERR_MODEL = -7,            /* tensors missing or of the wrong shape for the model */
+    LDM_ERR_SHAPE = -8,            /* an input of the wrong size or shape */
+    LDM_ERR_OUT_OF_MEMORY = -9,
+    LDM_ERR_CANCELLED = -10        /* stopped by ldm_ctx_cancel() or a progress callback */
+} ldm_status_t;
+
+/* A short constant description of a status ("ok", "file not found", ...). */
+const char *ldm_status_str(ldm_status_t status);
+
+/* The message of the last call that failed on this thread ("" if none). It stays valid until
+ * the next failing call on the same thread. */
+const char *ldm_last_error(void);
+
+typedef enum ldm_log_level {
+    LDM_LOG_DEBUG = 0,
+    LDM_LOG_INFO = 1,
+    LDM_LOG_WARN = 2,
+    LDM_LOG_ERROR = 3
+} ldm_log_level_t;
+
+typedef void (*ldm_log_fn)(ldm_log_level_t level, const char *message, void *user);
+
+/* Installs a log callback for the whole process (NULL: silence, the default). The callback may
+ * be called from any thread that runs a library call. */
+void ldm_log_set(ldm_log_fn fn, void *user);
+
+/* "MAJOR.MINOR.PATCH" of the library actually loaded. */
+const char *ldm_version_string(void);
+
+/* ---- tensors: fp32, row-major ------------------------------------------------------------ */
+
+typedef struct ldm_tensor ldm_tensor_t;
+
+/* A new tensor of ndim (1..4) dimensions, copying `data` if not NULL, zeros otherwise. */
+ldm_status_t ldm_tensor_new(int32_t ndim, const int64_t *shape, const float *data, ldm_tensor_t **out);
+int32_t ldm_tensor_ndim(const ldm_tensor_t *tensor);
+/* The size of dimension `axis`, or 0 when axis is out of range. */
+int64_t ldm_tensor_dim(const ldm_tensor_t *tensor, int32_t axis);
+int64_t ldm_tensor_count(const ldm_tensor_t *tensor);
+float *ldm_tensor_data(ldm_tensor_t *tensor);
+void ldm_tensor_free(ldm_tensor_t *tensor);
+
+/* ---- images: 8-bit, interleaved ---------------------------------------------------------- */
+
+typedef struct ldm_image ldm_image_t;
+
+/* A new image of 1 (grey), 3 (RGB) or 4 (RGBA) channels, copying width*height*channels bytes
+ * from `pixels` if not NULL, black otherwise. Sides are limited to 16384. */
+ldm_status_t ldm_image_new(int32_t width, int32_t height, int32_t channels, const uint8_t *pixels,
+                           ldm_image_t **out);
+int32_t ldm_image_width(const ldm_image_t *image);
+int32_t ldm_image_height(const ldm_image_t *image);
+int32_t ldm_image_channels(const ldm_image_t *image);
+uint8_t *ldm_image_data(ldm_image_t *image);
+void ldm_image_free(ldm_image_t *image);
+
+/* Reads any PNG as 8-bit RGB. */
+ldm_status_t ldm_image_read_png(const char *path, ldm_image_t **out);
+ldm_status_t ldm_image_write_png(const ldm_image_t *image, const char *path);
+
+/* ---- models ------------------------------------------------------------------------------ */
+
+typedef struct ldm_model ldm_model_t;
+
+typedef enum ldm_type {
+    LDM_TYPE_F32 = 0,
+    LDM_TYPE_F16 = 1,
+    LDM_TYPE_BF16 = 2,
+    LDM_TYPE_Q8_0 = 3
+} ldm_type_t;
+
+typedef enum ldm_autoencoder_kind {
+    LDM_AUTOENCODER_NONE = 0,
+    LDM_AUTOENCODER_KL = 1, /* diagonal Gaussian posterior (SD's VAE, kl-f4 ... kl-f32) */
+    LDM_AUTOENCODER_VQ = 2  /* vector-quantised (vq-f4 ... vq-f16) */
+} ldm_autoencoder_kind_t;
+
+typedef struct ldm_model_info {
+    size_t struct_size;                 /* set by the caller: sizeof(ldm_model_info_t) */
+    ldm_autoencoder_kind_t autoencoder;
+    int32_t latent_channels;
+    int32_t downsample_factor;          /* image side / latent side */
+    float scale_factor;                 /* latent = scale_factor * z */
+    ldm_type_t weight_type;             /* the type most weights are stored in */
+    uint64_t n_params;
+} ldm_model_info_t;
+
+/* Maps a model: a .gguf file, a .safetensors checkpoint (CompVis/SD key names, or a bare or
+ * diffusers-named autoencoder), or a diffusers folder (a component with config.json, or a
+ * pipeline with model_index.json). Weights stay in the file's types, used in place. */
+ldm_status_t ldm_model_load(const char *path, ldm_model_t **out);
+void ldm_model_free(ldm_model_t *model);
+ldm_status_t ldm_model_info(const ldm_model_t *model, ldm_model_info_t *info);
+
+/* ---- contexts ---------------------------------------------------------------------------- */
+
+typedef struct ldm_ctx ldm_ctx_t;
+
+typedef struct ldm_ctx_params {
+    size_t struct_size;
+    int32_t n_threads; /* 0: one per online CPU */
+} ldm_ctx_params_t;
+
+void ldm_ctx_params_init(ldm_ctx_params_t *params);
+ldm_status_t ldm_ctx_new(ldm_model_t *model, const ldm_ctx_params_t *params, ldm_ctx_t **out);
+void ldm_ctx_free(ldm_ctx_t *ctx);
+
+/* Asks a running call on `ctx` to stop; it returns LDM_ERR_CANCELLED soon after. Safe from any
+ * thread. The flag is cleared when the next call starts. */
+void ldm_ctx_cancel(ldm_ctx_t *ctx);
+
+/* ---- operations -------------------------------------------------------------------------- */
+
+typedef struct ldm_encode_params {
+    size_t struct_size;
+    bool sample;   /* KL: draw from the posterior instead of taking its mean */
+    uint64_t seed; /* for sample: the noise equals torch.randn with manual_seed(seed) */
+} ldm_encode_params_t;
+
+void ldm_encode_params_init(ldm_encode_params_t *params);
+
+/* RGB image (sides multiples of the downsampling factor) -> scaled latent [C, h, w]. */
+ldm_status_t ldm_encode(ldm_ctx_t *ctx, const ldm_image_t *image, const ldm_encode_params_t *params,
+                        ldm_tensor_t **latent);
+
+/* Scaled latent [C, h, w] -> RGB image. VQ models quantise the latent first. */
+ldm_status_t ldm_decode(ldm_ctx_t *ctx, const ldm_tensor_t *latent, ldm_image_t **image);
+
+/* As ldm_decode, but returns the decoder's raw output [3, H, W], nominally in [-1, 1] (not
+ * clamped). */
+ldm_status_t ldm_decode_float(ldm_ctx_t *ctx, const ldm_tensor_t *latent, ldm_tensor_t **image);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LDM_H */
