@@ -21,23 +21,22 @@ public func attention(q: AttnMatrix, k: AttnMatrix, v: AttnMatrix, out: UnsafeMu
                       outChannelMajor: Bool, tq: Int, tk: Int, d: Int, scale: Float, ws: Workspace) throws {
     let block = max(1, min(tq, (1 << 20) / max(tk, 1)))
     let s = try ws.scratch.floats(.scores, block * tk)
-    BLAS.setThreads(ws.threads)
     var i0 = 0
     while i0 < tq {
         let bq = min(block, tq - i0)
         // S = scale * Q[i0 ..< i0+bq] K^T
         BLAS.gemm(transA: q.channelMajor, transB: !k.channelMajor, m: bq, n: tk, k: d,
                   a: q.channelMajor ? q.base + i0 : q.base + i0 * q.ld, lda: q.ld,
-                  b: k.base, ldb: k.ld, c: s, ldc: tk, alpha: scale)
+                  b: k.base, ldb: k.ld, c: s, ldc: tk, alpha: scale, threads: ws.threads)
         softmaxRows(s, rows: bq, cols: tk, threads: ws.threads)
         if outChannelMajor {
             // O^T [d, bq] = V^T [d, tk] * P^T
             BLAS.gemm(transA: !v.channelMajor, transB: true, m: d, n: bq, k: tk, a: v.base, lda: v.ld,
-                      b: s, ldb: tk, c: out + i0, ldc: outLd)
+                      b: s, ldb: tk, c: out + i0, ldc: outLd, threads: ws.threads)
         } else {
             // O [bq, d] = P [bq, tk] * V [tk, d]
             BLAS.gemm(transB: v.channelMajor, m: bq, n: d, k: tk, a: s, lda: tk, b: v.base, ldb: v.ld,
-                      c: out + i0 * outLd, ldc: outLd)
+                      c: out + i0 * outLd, ldc: outLd, threads: ws.threads)
         }
         i0 += bq
     }

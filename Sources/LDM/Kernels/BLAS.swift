@@ -1,16 +1,45 @@
 import CBLAS
 
 /// The one door to OpenBLAS. Matrices are row-major.
+///
+/// OpenBLAS's own threading changes results with the thread count (its partitions move), so
+/// it always runs single-threaded here: a product is cut into tiles whose layout depends only
+/// on its shape, and the tiles are spread over our threads. Each output element is then
+/// computed by the same call whatever the thread count, which makes runs bitwise reproducible.
 public enum BLAS {
-    /// OpenBLAS keeps one global thread count; each call sets it from its context first.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    /// Output columns per tile when splitting along N, rows when splitting along M.
+    static let tileColumns = 256
+    static let tileRows = 64
 
-    /// C[m, n] = op(A)[m, k] * op(B)[k, n] + beta * C.
-    @inline(__always)
+    private static let singleThreaded: Void = openblas_set_num_threads(1)
+
+    /// C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C.
     public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, threads: Int) {
+        _ = singleThreaded
+        func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        }
+        if n >= 2 * tileColumns {
+            let tiles = (n + tileColumns - 1) / tileColumns
+            parallelRanges(tiles, threads: threads) { ts in
+                for t in ts {
+                    let j = t * tileColumns
+                    call(m, min(tileColumns, n - j), a, transB ? b + j * ldb : b + j, c + j)
+                }
+            }
+        } else if m >= 2 * tileRows {
+            let tiles = (m + tileRows - 1) / tileRows
+            parallelRanges(tiles, threads: threads) { ts in
+                for t in ts {
+                    let i = t * tileRows
+                    call(min(tileRows, m - i), n, transA ? a + i : a + i * lda, b, c + i * ldc)
+                }
+            }
+        } else {
+            call(m, n, a, b, c)
+        }
     }
 }

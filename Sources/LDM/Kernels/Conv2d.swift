@@ -41,11 +41,10 @@ public func conv2d(_ x: Tensor, weight: UnsafePointer<Float>, bias: [Float]?, ou
     let y = try Tensor([n, cout, ho, wo])
     let kk = cin * g.kernel * g.kernel
     let pixels = ho * wo
-    BLAS.setThreads(ws.threads)
     for b in 0..<n {
         let out = y.item(b)
         if g.isPointwise {
-            BLAS.gemm(m: cout, n: pixels, k: cin, a: weight, lda: cin, b: x.item(b), ldb: pixels, c: out, ldc: pixels)
+            BLAS.gemm(m: cout, n: pixels, k: cin, a: weight, lda: cin, b: x.item(b), ldb: pixels, c: out, ldc: pixels, threads: ws.threads)
         } else {
             let band = max(1, min(pixels, columnBudget / kk))
             let cols = try ws.scratch.floats(.columns, kk * band)
@@ -53,7 +52,7 @@ public func conv2d(_ x: Tensor, weight: UnsafePointer<Float>, bias: [Float]?, ou
             while p0 < pixels {
                 let nb = min(band, pixels - p0)
                 im2col(x.item(b), cin: cin, h: h, w: w, g: g, wo: wo, p0: p0, count: nb, into: cols, threads: ws.threads)
-                BLAS.gemm(m: cout, n: nb, k: kk, a: weight, lda: kk, b: cols, ldb: nb, c: out + p0, ldc: pixels)
+                BLAS.gemm(m: cout, n: nb, k: kk, a: weight, lda: kk, b: cols, ldb: nb, c: out + p0, ldc: pixels, threads: ws.threads)
                 p0 += nb
             }
         }

@@ -78,13 +78,12 @@ public final class Autoencoder {
         let band = max(1, min(pixels, (1 << 20) / n))
         let dots = try ws.scratch.floats(.scores, n * band)
         let out = try Tensor(z.shape)
-        BLAS.setThreads(ws.threads)
         for b in 0..<z.shape[0] {
             var p0 = 0
             while p0 < pixels {
                 let nb = min(band, pixels - p0)
                 // dots [n, nb] = book [n, e] * z[:, p0 ..< p0+nb]
-                BLAS.gemm(m: n, n: nb, k: e, a: book, lda: e, b: z.item(b) + p0, ldb: pixels, c: dots, ldc: nb)
+                BLAS.gemm(m: n, n: nb, k: e, a: book, lda: e, b: z.item(b) + p0, ldb: pixels, c: dots, ldc: nb, threads: ws.threads)
                 let dst = out.item(b)
                 norms.withUnsafeBufferPointer { nrm in
                     parallelRanges(nb, threads: ws.threads) { ps in

@@ -14,9 +14,9 @@ enum SafeTensors {
         "F8_E4M3": .other("F8_E4M3", bytesPerElement: 1), "F8_E5M2": .other("F8_E5M2", bytesPerElement: 1),
     ]
 
+    /// A file named .safetensors, or one whose header length is followed by a JSON object.
     static func looksLike(_ file: MappedFile) -> Bool {
-        // The header length is followed by a JSON object.
-        file.size >= 9 && file.base.load(fromByteOffset: 8, as: UInt8.self) == UInt8(ascii: "{")
+        file.path.hasSuffix(".safetensors") || (file.size >= 9 && file.base.load(fromByteOffset: 8, as: UInt8.self) == UInt8(ascii: "{"))
     }
 
     static func read(_ file: MappedFile) throws -> (tensors: [WeightTensor], metadata: [String: MetaValue]) {

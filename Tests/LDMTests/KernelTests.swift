@@ -1,0 +1,164 @@
+import XCTest
+@testable import LDM
+
+/// Kernels against naive loops (Double accumulation) on random data.
+final class KernelTests: XCTestCase {
+    var rng = SystemRandomNumberGenerator()
+
+    func random(_ shape: [Int]) throws -> Tensor {
+        let t = try Tensor(shape)
+        var r = TorchRandom(seed: UInt64(shape.reduce(7, *)))
+        r.fillNormal(t.data, t.count)
+        return t
+    }
+
+    func naiveConv(_ x: Tensor, _ w: Tensor, _ bias: [Float], _ g: ConvGeometry) throws -> Tensor {
+        let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let cout = w.shape[0], k = g.kernel
+        let (ho, wo) = g.outSize(h, wd)
+        let y = try Tensor([n, cout, ho, wo])
+        for b in 0..<n { for o in 0..<cout { for oy in 0..<ho { for ox in 0..<wo {
+            var s = Double(bias[o])
+            for c in 0..<cin { for ky in 0..<k { for kx in 0..<k {
+                let iy = oy * g.stride - g.padTop + ky, ix = ox * g.stride - g.padLeft + kx
+                guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                s += Double(x.data[((b * cin + c) * h + iy) * wd + ix]) * Double(w.data[((o * cin + c) * k + ky) * k + kx])
+            } } }
+            y.data[((b * cout + o) * ho + oy) * wo + ox] = Float(s)
+        } } } }
+        return y
+    }
+
+    func testConv2d() throws {
+        let ws = Workspace(threads: 2)
+        let cases: [([Int], Int, ConvGeometry)] = [
+            ([2, 5, 9, 7], 6, ConvGeometry(kernel: 3)),
+            ([1, 4, 8, 8], 3, ConvGeometry(kernel: 3, stride: 2, padTop: 0, padLeft: 0, padBottom: 1, padRight: 1)),
+            ([1, 3, 7, 10], 5, ConvGeometry(kernel: 3, stride: 2, pad: 1)),
+            ([2, 8, 5, 6], 4, ConvGeometry(kernel: 1)),
+            ([1, 2, 6, 6], 2, ConvGeometry(kernel: 5, stride: 1, pad: 2)),
+            ([1, 64, 100, 100], 3, ConvGeometry(kernel: 3)),  // im2col in several bands
+        ]
+        for (shape, cout, g) in cases {
+            let x = try random(shape)
+            let w = try random([cout, shape[1], g.kernel, g.kernel])
+            let bias = (0..<cout).map { Float($0) * 0.1 - 0.2 }
+            let ours = try conv2d(x, weight: w.data, bias: bias, outChannels: cout, geometry: g, ws: ws)
+            XCTAssertClose(ours, try naiveConv(x, w, bias, g), 1e-5, "conv \(shape) k\(g.kernel) s\(g.stride)")
+        }
+    }
+
+    /// Large enough that GEMMs are tiled and every kernel splits its loops.
+    func testResultsDoNotDependOnThreadCount() throws {
+        let x = try random([1, 48, 40, 40]), w = try random([96, 48, 3, 3])
+        let runs = try [1, 2, 3].map { threads -> [UInt32] in
+            let ws = Workspace(threads: threads)
+            let y = try conv2d(x, weight: w.data, bias: nil, outChannels: 96, geometry: ConvGeometry(kernel: 3), ws: ws)
+            let n = try groupNorm(y, groups: 8, gamma: [Float](repeating: 1.5, count: 96), beta: [Float](repeating: 0.1, count: 96),
+                                  eps: 1e-5, silu: true, ws: ws)
+            let o = try Tensor([96, 1600])
+            try attention(q: AttnMatrix(n.data, ld: 1600, channelMajor: true), k: AttnMatrix(n.data, ld: 1600, channelMajor: true),
+                          v: AttnMatrix(n.data, ld: 1600, channelMajor: true), out: o.data, outLd: 1600, outChannelMajor: true,
+                          tq: 1600, tk: 1600, d: 96, scale: 0.1, ws: ws)
+            return o.array.map(\.bitPattern)
+        }
+        XCTAssertTrue(runs[0] == runs[1] && runs[1] == runs[2])
+    }
+
+    func testGroupNormWithSiLU() throws {
+        let ws = Workspace(threads: 2)
+        let x = try random([2, 12, 5, 3])
+        for i in 0..<x.count { x.data[i] = x.data[i] * 3 + 100 }  // a large mean tests the variance sum
+        let gamma = (0..<12).map { 1 + Float($0) * 0.05 }, beta = (0..<12).map { Float($0) * -0.1 }
+        for silu in [false, true] {
+            let ours = try groupNorm(x, groups: 4, gamma: gamma, beta: beta, eps: 1e-6, silu: silu, ws: ws)
+            let ref = try Tensor(x.shape)
+            for b in 0..<2 { for g in 0..<4 {
+                let base = b * 180 + g * 45
+                let vals = (0..<45).map { Double(x.data[base + $0]) }
+                let mean = vals.reduce(0, +) / 45
+                let variance = vals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 45
+                for i in 0..<45 {
+                    let c = g * 3 + i / 15
+                    var v = (vals[i] - mean) / (variance + 1e-6).squareRoot() * Double(gamma[c]) + Double(beta[c])
+                    if silu { v = v / (1 + exp(-v)) }
+                    ref.data[base + i] = Float(v)
+                }
+            } }
+            XCTAssertClose(ours, ref, 1e-5, "groupNorm silu=\(silu)")
+        }
+    }
+
+    func naiveAttention(q: [Float], k: [Float], v: [Float], tq: Int, tk: Int, d: Int, scale: Float) -> [Float] {
+        var out = [Float](repeating: 0, count: tq * d)
+        for i in 0..<tq {
+            var s = (0..<tk).map { j in (0..<d).reduce(0.0) { $0 + Double(q[i * d + $1]) * Double(k[j * d + $1]) } * Double(scale) }
+            let m = s.max()!
+            s = s.map { exp($0 - m) }
+            let z = s.reduce(0, +)
+            for c in 0..<d { out[i * d + c] = Float((0..<tk).reduce(0.0) { $0 + s[$1] / z * Double(v[$1 * d + c]) }) }
+        }
+        return out
+    }
+
+    func transpose(_ a: [Float], rows: Int, cols: Int) -> [Float] {
+        (0..<(rows * cols)).map { i in a[(i % rows) * cols + i / rows] }
+    }
+
+    func testAttentionLayoutsAndBlocks() throws {
+        let ws = Workspace(threads: 2)
+        for (tq, tk, d) in [(5, 7, 3), (300, 4000, 8)] {  // the second runs in several query blocks
+            let q = try random([tq, d]).array, k = try random([tk, d]).array, v = try random([tk, d]).array
+            let ref = try Tensor([tq, d], naiveAttention(q: q, k: k, v: v, tq: tq, tk: tk, d: d, scale: 0.4))
+            // token-major operands and output
+            let out = try Tensor([tq, d])
+            try attention(q: AttnMatrix(q, ld: d, channelMajor: false), k: AttnMatrix(k, ld: d, channelMajor: false),
+                          v: AttnMatrix(v, ld: d, channelMajor: false), out: out.data, outLd: d, outChannelMajor: false,
+                          tq: tq, tk: tk, d: d, scale: 0.4, ws: ws)
+            XCTAssertClose(out, ref, 1e-5, "token-major \(tq)x\(tk)")
+            // channel-major, as the autoencoder's 1x1 convolutions leave them
+            let qc = transpose(q, rows: tq, cols: d), kc = transpose(k, rows: tk, cols: d), vc = transpose(v, rows: tk, cols: d)
+            let outc = try Tensor([d, tq])
+            try attention(q: AttnMatrix(qc, ld: tq, channelMajor: true), k: AttnMatrix(kc, ld: tk, channelMajor: true),
+                          v: AttnMatrix(vc, ld: tk, channelMajor: true), out: outc.data, outLd: tq, outChannelMajor: true,
+                          tq: tq, tk: tk, d: d, scale: 0.4, ws: ws)
+            XCTAssertClose(try Tensor([tq, d], transpose(outc.array, rows: d, cols: tq)), ref, 1e-5, "channel-major \(tq)x\(tk)")
+        }
+    }
+
+    func testUpsample() throws {
+        let x = try Tensor([1, 2, 2, 3], (0..<12).map(Float.init))
+        let y = try upsampleNearest2x(x, ws: Workspace(threads: 2))
+        XCTAssertEqual(y.shape, [1, 2, 4, 6])
+        for c in 0..<2 { for i in 0..<4 { for j in 0..<6 {
+            XCTAssertEqual(y.data[(c * 4 + i) * 6 + j], x.data[(c * 2 + i / 2) * 3 + j / 2])
+        } } }
+    }
+
+    func testHalfConversionIsExact() {
+        for bits in 0...UInt16.max {
+            let ours = Convert.halfToFloat(bits), swift = Float(Float16(bitPattern: bits))
+            XCTAssertTrue(ours.bitPattern == swift.bitPattern || (ours.isNaN && swift.isNaN), "half \(bits)")
+        }
+    }
+
+    func testQ8BlockLayout() throws {
+        // One block: scale 0.5 as fp16 (0x3800) then 32 int8 values -16 ... 15.
+        var bytes: [UInt8] = [0x00, 0x38]
+        bytes += (0..<32).map { UInt8(bitPattern: Int8($0 - 16)) }
+        var out = [Float](repeating: 0, count: 32)
+        bytes.withUnsafeBytes { raw in out.withUnsafeMutableBufferPointer { Convert.q8_0(raw.baseAddress!, 32, $0.baseAddress!) } }
+        XCTAssertEqual(out, (0..<32).map { Float($0 - 16) * 0.5 })
+    }
+
+    func testJSON() throws {
+        let v = try JSON.parse(#"{"a": [1, -2.5e1, true, null, "x\"\u00e9\ud83d\ude00"], "b": {"c": 12345678901234}}"#, what: "t")
+        XCTAssertEqual(v["a"]?.array?.count, 5)
+        XCTAssertEqual(v["a"]?.array?[1].double, -25)
+        XCTAssertEqual(v["a"]?.array?[4].string, "x\"é😀")
+        XCTAssertEqual(v["b"]?["c"]?.int, 12_345_678_901_234)
+        for bad in ["{", "[1,]", "{\"a\" 1}", "01x", "\"\\q\"", "[1] 2", "\"\u{01}\""] {
+            XCTAssertLDMError(try JSON.parse(bad, what: "t"), { $0.kind == "corrupt" }, bad)
+        }
+    }
+}

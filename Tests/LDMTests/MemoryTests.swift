@@ -1,0 +1,79 @@
+import Foundation
+import XCTest
+@testable import LDM
+
+/// Weights stay in the mapping: loading and running a model must not copy it to the heap.
+final class MemoryTests: XCTestCase {
+    /// CompVis names and shapes of a KL autoencoder (mid attention, no level attention).
+    func autoencoderTensors(ch: Int, mult: [Int], blocks: Int, z: Int) -> [(String, [Int])] {
+        var t = [(String, [Int])]()
+        func conv(_ name: String, _ cout: Int, _ cin: Int, _ k: Int) { t += [(name + ".weight", [cout, cin, k, k]), (name + ".bias", [cout])] }
+        func norm(_ name: String, _ c: Int) { t += [(name + ".weight", [c]), (name + ".bias", [c])] }
+        func resnet(_ name: String, _ cin: Int, _ cout: Int) {
+            norm(name + ".norm1", cin); conv(name + ".conv1", cout, cin, 3)
+            norm(name + ".norm2", cout); conv(name + ".conv2", cout, cout, 3)
+            if cin != cout { conv(name + ".nin_shortcut", cout, cin, 1) }
+        }
+        func mid(_ side: String, _ c: Int) {
+            resnet(side + ".mid.block_1", c, c); resnet(side + ".mid.block_2", c, c)
+            norm(side + ".mid.attn_1.norm", c)
+            for p in ["q", "k", "v", "proj_out"] { conv(side + ".mid.attn_1." + p, c, c, 1) }
+        }
+        conv("encoder.conv_in", ch, 3, 3)
+        var cin = ch
+        for (i, m) in mult.enumerated() {
+            for j in 0..<blocks { resnet("encoder.down.\(i).block.\(j)", cin, ch * m); cin = ch * m }
+            if i < mult.count - 1 { conv("encoder.down.\(i).downsample.conv", cin, cin, 3) }
+        }
+        mid("encoder", cin)
+        norm("encoder.norm_out", cin); conv("encoder.conv_out", 2 * z, cin, 3)
+        conv("quant_conv", 2 * z, 2 * z, 1); conv("post_quant_conv", z, z, 1)
+        conv("decoder.conv_in", cin, z, 3)
+        mid("decoder", cin)
+        for i in mult.indices.reversed() {
+            for j in 0...blocks { resnet("decoder.up.\(i).block.\(j)", cin, ch * mult[i]); cin = ch * mult[i] }
+            if i > 0 { conv("decoder.up.\(i).upsample.conv", cin, cin, 3) }
+        }
+        norm("decoder.norm_out", cin); conv("decoder.conv_out", 3, cin, 3)
+        return t
+    }
+
+    /// A safetensors file of F16 tensors (all 0.01), streamed to disk.
+    func writeF16(_ path: String, _ tensors: [(String, [Int])]) throws -> Int {
+        var entries = [String](), offset = 0
+        for (name, shape) in tensors {
+            let bytes = shape.reduce(1, *) * 2
+            entries.append("\"\(name)\":{\"dtype\":\"F16\",\"shape\":\(shape),\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            offset += bytes
+        }
+        FileManager.default.createFile(atPath: path, contents: safetensors(header: "{" + entries.joined(separator: ",") + "}").data)
+        let h = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        h.seekToEndOfFile()
+        let chunk = Data([UInt8](repeating: 0, count: 1 << 20).enumerated().map { $0.offset % 2 == 0 ? 0x1F : 0x21 })  // 0x211F ~ 0.0101
+        var left = offset
+        while left > 0 { h.write(chunk.prefix(min(left, chunk.count))); left -= chunk.count }
+        h.closeFile()
+        return offset
+    }
+
+    func testLoadingAndRunningKeepsWeightsMapped() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/vae.safetensors"
+        let bytes = try writeF16(path, autoencoderTensors(ch: 128, mult: [1, 2, 4, 4], blocks: 2, z: 4))
+        XCTAssertGreaterThan(bytes, 100 << 20)
+        let before = procStatus("RssAnon")
+        let model = try Model(path: path)
+        let afterLoad = procStatus("RssAnon")
+        XCTAssertEqual(model.autoencoder?.config.downsampleFactor, 8)
+        XCTAssertEqual(model.autoencoder?.config.channelMult, [1, 2, 4, 4])
+        let ctx = Context(model: model, threads: 2)
+        _ = try ctx.decode(try Tensor([4, 4, 4], zeroed: true))
+        let afterRun = procStatus("RssAnon")
+        // Loading keeps fp32 copies of vectors only (norms, biases: < 1 MB here). A run adds
+        // the scratch: the largest weight as fp32 (9.4 MB) plus bounded activations.
+        XCTAssertLessThan(afterLoad - before, 4 << 10, "RssAnon grew \(afterLoad - before) kB on loading \(bytes >> 20) MB")
+        XCTAssertLessThan(afterRun - before, 40 << 10, "RssAnon grew \(afterRun - before) kB after a decode")
+        print("memory: model \(bytes >> 20) MB; RssAnon +\(afterLoad - before) kB after load, +\(afterRun - before) kB after decode")
+    }
+}

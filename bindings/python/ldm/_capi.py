@@ -1,0 +1,180 @@
+"""The C API of include/ldm.h, mapped 1:1 onto ctypes.
+
+The library is loaded on the first call to lib(), not at import, so that the parts of the
+package that do not need it (the converter) work where it is not installed.
+"""
+import ctypes
+import functools
+from ctypes import POINTER, Structure, c_bool, c_char_p, c_float, c_int, c_int32, c_int64, c_size_t, c_uint8, \
+    c_uint64, c_void_p
+
+from . import _lib
+
+# ldm_status_t
+LDM_OK = 0
+LDM_ERR_INVALID_ARGUMENT = -1
+LDM_ERR_NOT_FOUND = -2
+LDM_ERR_IO = -3
+LDM_ERR_BAD_MAGIC = -4
+LDM_ERR_CORRUPT = -5
+LDM_ERR_UNSUPPORTED = -6
+LDM_ERR_MODEL = -7
+LDM_ERR_SHAPE = -8
+LDM_ERR_OUT_OF_MEMORY = -9
+LDM_ERR_CANCELLED = -10
+
+# ldm_log_level_t
+LDM_LOG_DEBUG = 0
+LDM_LOG_INFO = 1
+LDM_LOG_WARN = 2
+LDM_LOG_ERROR = 3
+
+# ldm_type_t
+LDM_TYPE_F32 = 0
+LDM_TYPE_F16 = 1
+LDM_TYPE_BF16 = 2
+LDM_TYPE_Q8_0 = 3
+
+# ldm_autoencoder_kind_t
+LDM_AUTOENCODER_NONE = 0
+LDM_AUTOENCODER_KL = 1
+LDM_AUTOENCODER_VQ = 2
+
+# C enums are passed as int.
+ldm_status_t = c_int
+ldm_log_level_t = c_int
+ldm_type_t = c_int
+ldm_autoencoder_kind_t = c_int
+
+
+# Opaque handles: only ever used through pointers.
+class ldm_tensor_t(Structure):
+    pass
+
+
+class ldm_image_t(Structure):
+    pass
+
+
+class ldm_model_t(Structure):
+    pass
+
+
+class ldm_ctx_t(Structure):
+    pass
+
+
+class ldm_model_info_t(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("autoencoder", ldm_autoencoder_kind_t),
+        ("latent_channels", c_int32),
+        ("downsample_factor", c_int32),
+        ("scale_factor", c_float),
+        ("weight_type", ldm_type_t),
+        ("n_params", c_uint64),
+    ]
+
+
+class ldm_ctx_params_t(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("n_threads", c_int32),
+    ]
+
+
+class ldm_encode_params_t(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("sample", c_bool),
+        ("seed", c_uint64),
+    ]
+
+
+# typedef void (*ldm_log_fn)(ldm_log_level_t level, const char *message, void *user);
+ldm_log_fn = ctypes.CFUNCTYPE(None, ldm_log_level_t, c_char_p, c_void_p)
+
+_tensor_p = POINTER(ldm_tensor_t)
+_image_p = POINTER(ldm_image_t)
+_model_p = POINTER(ldm_model_t)
+_ctx_p = POINTER(ldm_ctx_t)
+
+# (name, restype, argtypes)
+_PROTOTYPES = [
+    # const char *ldm_status_str(ldm_status_t status);
+    ("ldm_status_str", c_char_p, [ldm_status_t]),
+    # const char *ldm_last_error(void);
+    ("ldm_last_error", c_char_p, []),
+    # void ldm_log_set(ldm_log_fn fn, void *user);
+    ("ldm_log_set", None, [ldm_log_fn, c_void_p]),
+    # const char *ldm_version_string(void);
+    ("ldm_version_string", c_char_p, []),
+
+    # ldm_status_t ldm_tensor_new(int32_t ndim, const int64_t *shape, const float *data, ldm_tensor_t **out);
+    ("ldm_tensor_new", ldm_status_t, [c_int32, POINTER(c_int64), POINTER(c_float), POINTER(_tensor_p)]),
+    # int32_t ldm_tensor_ndim(const ldm_tensor_t *tensor);
+    ("ldm_tensor_ndim", c_int32, [_tensor_p]),
+    # int64_t ldm_tensor_dim(const ldm_tensor_t *tensor, int32_t axis);
+    ("ldm_tensor_dim", c_int64, [_tensor_p, c_int32]),
+    # int64_t ldm_tensor_count(const ldm_tensor_t *tensor);
+    ("ldm_tensor_count", c_int64, [_tensor_p]),
+    # float *ldm_tensor_data(ldm_tensor_t *tensor);
+    ("ldm_tensor_data", POINTER(c_float), [_tensor_p]),
+    # void ldm_tensor_free(ldm_tensor_t *tensor);
+    ("ldm_tensor_free", None, [_tensor_p]),
+
+    # ldm_status_t ldm_image_new(int32_t width, int32_t height, int32_t channels, const uint8_t *pixels,
+    #                            ldm_image_t **out);
+    ("ldm_image_new", ldm_status_t, [c_int32, c_int32, c_int32, POINTER(c_uint8), POINTER(_image_p)]),
+    # int32_t ldm_image_width(const ldm_image_t *image);
+    ("ldm_image_width", c_int32, [_image_p]),
+    # int32_t ldm_image_height(const ldm_image_t *image);
+    ("ldm_image_height", c_int32, [_image_p]),
+    # int32_t ldm_image_channels(const ldm_image_t *image);
+    ("ldm_image_channels", c_int32, [_image_p]),
+    # uint8_t *ldm_image_data(ldm_image_t *image);
+    ("ldm_image_data", POINTER(c_uint8), [_image_p]),
+    # void ldm_image_free(ldm_image_t *image);
+    ("ldm_image_free", None, [_image_p]),
+    # ldm_status_t ldm_image_read_png(const char *path, ldm_image_t **out);
+    ("ldm_image_read_png", ldm_status_t, [c_char_p, POINTER(_image_p)]),
+    # ldm_status_t ldm_image_write_png(const ldm_image_t *image, const char *path);
+    ("ldm_image_write_png", ldm_status_t, [_image_p, c_char_p]),
+
+    # ldm_status_t ldm_model_load(const char *path, ldm_model_t **out);
+    ("ldm_model_load", ldm_status_t, [c_char_p, POINTER(_model_p)]),
+    # void ldm_model_free(ldm_model_t *model);
+    ("ldm_model_free", None, [_model_p]),
+    # ldm_status_t ldm_model_info(const ldm_model_t *model, ldm_model_info_t *info);
+    ("ldm_model_info", ldm_status_t, [_model_p, POINTER(ldm_model_info_t)]),
+
+    # void ldm_ctx_params_init(ldm_ctx_params_t *params);
+    ("ldm_ctx_params_init", None, [POINTER(ldm_ctx_params_t)]),
+    # ldm_status_t ldm_ctx_new(ldm_model_t *model, const ldm_ctx_params_t *params, ldm_ctx_t **out);
+    ("ldm_ctx_new", ldm_status_t, [_model_p, POINTER(ldm_ctx_params_t), POINTER(_ctx_p)]),
+    # void ldm_ctx_free(ldm_ctx_t *ctx);
+    ("ldm_ctx_free", None, [_ctx_p]),
+    # void ldm_ctx_cancel(ldm_ctx_t *ctx);
+    ("ldm_ctx_cancel", None, [_ctx_p]),
+
+    # void ldm_encode_params_init(ldm_encode_params_t *params);
+    ("ldm_encode_params_init", None, [POINTER(ldm_encode_params_t)]),
+    # ldm_status_t ldm_encode(ldm_ctx_t *ctx, const ldm_image_t *image, const ldm_encode_params_t *params,
+    #                         ldm_tensor_t **latent);
+    ("ldm_encode", ldm_status_t, [_ctx_p, _image_p, POINTER(ldm_encode_params_t), POINTER(_tensor_p)]),
+    # ldm_status_t ldm_decode(ldm_ctx_t *ctx, const ldm_tensor_t *latent, ldm_image_t **image);
+    ("ldm_decode", ldm_status_t, [_ctx_p, _tensor_p, POINTER(_image_p)]),
+    # ldm_status_t ldm_decode_float(ldm_ctx_t *ctx, const ldm_tensor_t *latent, ldm_tensor_t **image);
+    ("ldm_decode_float", ldm_status_t, [_ctx_p, _tensor_p, POINTER(_tensor_p)]),
+]
+
+
+@functools.cache
+def lib():
+    """The library with every prototype of ldm.h declared (loaded once, on first use)."""
+    handle = _lib.load()
+    for name, restype, argtypes in _PROTOTYPES:
+        fn = getattr(handle, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return handle
