@@ -46,7 +46,7 @@ final class MemoryTests: XCTestCase {
             entries.append("\"\(name)\":{\"dtype\":\"F16\",\"shape\":\(shape),\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
         }
-        FileManager.default.createFile(atPath: path, contents: safetensors(header: "{" + entries.joined(separator: ",") + "}").data)
+        _ = FileManager.default.createFile(atPath: path, contents: safetensors(header: "{" + entries.joined(separator: ",") + "}").data)
         let h = try XCTUnwrap(FileHandle(forWritingAtPath: path))
         h.seekToEndOfFile()
         let chunk = Data([UInt8](repeating: 0, count: 1 << 20).enumerated().map { $0.offset % 2 == 0 ? 0x1F : 0x21 })  // 0x211F ~ 0.0101

@@ -11,6 +11,12 @@ final class PipelineTests: XCTestCase {
         for i in 0..<ref.count { XCTAssertEqual(Float(png.pixels[i]), ref.data[i]) }
     }
 
+    func testNonFiniteDecoderOutputDoesNotTrap() throws {
+        let t = try Tensor([1, 3, 1, 2], [.nan, .infinity, -.infinity, 0, 1, -1])
+        let img = try Image.from(t)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: img.pixels, count: 6)), [0, 0, 255, 255, 128, 0])
+    }
+
     func testPNGRoundTripAndErrors() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -43,14 +43,15 @@ public final class Image {
     }
 
     /// From batch item `n` of [N, 3, H, W] in [-1, 1]: clamp((x + 1) / 2) * 255, rounded.
+    /// A NaN (a diverged decoder) becomes 0 rather than trapping the host.
     public static func from(_ t: Tensor, item n: Int = 0) throws -> Image {
         guard t.shape.count == 4, t.shape[1] == 3 else { throw LDMError.shape("an image tensor is [N, 3, H, W], not \(t.shape)") }
         let img = try Image(width: t.shape[3], height: t.shape[2], channels: 3)
         let plane = img.width * img.height, src = t.item(n)
         for i in 0..<plane {
             for c in 0..<3 {
-                let v = min(max((src[c * plane + i] + 1) / 2, 0), 1) * 255
-                img.pixels[i * 3 + c] = UInt8(v.rounded(.toNearestOrEven))
+                let x = (src[c * plane + i] + 1) / 2
+                img.pixels[i * 3 + c] = x.isNaN ? 0 : UInt8((min(max(x, 0), 1) * 255).rounded(.toNearestOrEven))
             }
         }
         return img

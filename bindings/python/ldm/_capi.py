@@ -174,7 +174,10 @@ def lib():
     """The library with every prototype of ldm.h declared (loaded once, on first use)."""
     handle = _lib.load()
     for name, restype, argtypes in _PROTOTYPES:
-        fn = getattr(handle, name)
+        try:
+            fn = getattr(handle, name)
+        except AttributeError:
+            raise ImportError(f"ldm: {handle._name} has no {name}: it is older than this binding") from None
         fn.restype = restype
         fn.argtypes = argtypes
     return handle

@@ -37,6 +37,8 @@ def _check(status):
 
 @dataclasses.dataclass(frozen=True)
 class ModelInfo:
+    """ldm_model_info_t in Python terms (enums as the strings users write)."""
+
     autoencoder: str | None  # "kl", "vq" or None
     latent_channels: int
     downsample_factor: int  # image side / latent side
@@ -106,8 +108,8 @@ def _pixels(image, allowed_channels):
 
 
 def _latent(latent):
-    """`latent` as a C-contiguous, finite float32 [C, h, w] array (a non-finite latent means
-    nothing, and libldm 0.1.0 traps converting NaN pixels to uint8)."""
+    """`latent` as a C-contiguous, finite float32 [C, h, w] array (a non-finite latent can only
+    decode to garbage, so it is refused early)."""
     if latent is None:
         raise ValueError("latent is None")
     a = np.asarray(latent)
@@ -241,6 +243,7 @@ class Model:
 
     @property
     def closed(self):
+        """True once close() has run."""
         return self._ctx is None
 
     def __enter__(self):

@@ -1,0 +1,252 @@
+/* Exercises the C API as a host program would: every call, every NULL, the error paths, and
+ * that results are reproducible. Run with the fixtures folder as its argument. */
+#include <ldm.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                      \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__,      \
+                    __LINE__, #cond, ldm_last_error());                                  \
+            failures++;                                                                  \
+        }                                                                                \
+    } while (0)
+
+static char fixtures[4096];
+
+static const char *fixture(const char *name) {
+    static char path[8192];
+    snprintf(path, sizeof path, "%s/%s", fixtures, name);
+    return path;
+}
+
+static int logged_info = 0;
+static void on_log(ldm_log_level_t level, const char *message, void *user) {
+    (void)user;
+    if (level == LDM_LOG_INFO && strstr(message, "autoencoder")) logged_info++;
+}
+
+static void test_basics(void) {
+    char version[32];
+    snprintf(version, sizeof version, "%d.%d.%d", LDM_VERSION_MAJOR, LDM_VERSION_MINOR, LDM_VERSION_PATCH);
+    CHECK(strcmp(ldm_version_string(), version) == 0);
+    CHECK(strcmp(ldm_status_str(LDM_OK), "ok") == 0);
+    for (int s = LDM_ERR_CANCELLED; s <= LDM_OK; s++) CHECK(strlen(ldm_status_str((ldm_status_t)s)) > 0);
+    CHECK(strcmp(ldm_status_str((ldm_status_t)-999), "unknown status") == 0);
+    /* free functions accept NULL, accessors of NULL return 0 */
+    ldm_model_free(NULL);
+    ldm_ctx_free(NULL);
+    ldm_tensor_free(NULL);
+    ldm_image_free(NULL);
+    ldm_ctx_cancel(NULL);
+    CHECK(ldm_tensor_ndim(NULL) == 0 && ldm_tensor_data(NULL) == NULL && ldm_tensor_count(NULL) == 0);
+    CHECK(ldm_image_width(NULL) == 0 && ldm_image_data(NULL) == NULL);
+    ldm_ctx_params_init(NULL);
+    ldm_encode_params_init(NULL);
+}
+
+static void test_objects(void) {
+    ldm_tensor_t *t = (ldm_tensor_t *)1;
+    int64_t shape[3] = {2, 3, 4};
+    CHECK(ldm_tensor_new(0, shape, NULL, &t) == LDM_ERR_INVALID_ARGUMENT && t == NULL);
+    CHECK(ldm_tensor_new(5, shape, NULL, &t) == LDM_ERR_INVALID_ARGUMENT);
+    CHECK(ldm_tensor_new(3, NULL, NULL, &t) == LDM_ERR_INVALID_ARGUMENT);
+    CHECK(ldm_tensor_new(3, shape, NULL, NULL) == LDM_ERR_INVALID_ARGUMENT);
+    int64_t bad[2] = {4, 0};
+    CHECK(ldm_tensor_new(2, bad, NULL, &t) == LDM_ERR_INVALID_ARGUMENT);
+    int64_t huge[4] = {1 << 20, 1 << 20, 1 << 20, 1 << 20};
+    CHECK(ldm_tensor_new(4, huge, NULL, &t) != LDM_OK);
+    CHECK(ldm_tensor_new(3, shape, NULL, &t) == LDM_OK);
+    CHECK(ldm_tensor_ndim(t) == 3 && ldm_tensor_dim(t, 2) == 4 && ldm_tensor_dim(t, 3) == 0 && ldm_tensor_dim(t, -1) == 0);
+    CHECK(ldm_tensor_count(t) == 24 && ldm_tensor_data(t)[23] == 0.0f);
+    ldm_tensor_free(t);
+
+    ldm_image_t *img = NULL;
+    CHECK(ldm_image_new(0, 5, 3, NULL, &img) == LDM_ERR_SHAPE && img == NULL);
+    CHECK(ldm_image_new(5, 5, 2, NULL, &img) == LDM_ERR_SHAPE);
+    CHECK(ldm_image_new(20000, 5, 3, NULL, &img) == LDM_ERR_SHAPE);
+    uint8_t px[2 * 3 * 3];
+    for (int i = 0; i < 18; i++) px[i] = (uint8_t)(i * 13);
+    CHECK(ldm_image_new(3, 2, 3, px, &img) == LDM_OK);
+    CHECK(ldm_image_width(img) == 3 && ldm_image_height(img) == 2 && ldm_image_channels(img) == 3);
+    CHECK(memcmp(ldm_image_data(img), px, sizeof px) == 0);
+    CHECK(ldm_image_write_png(img, "/nonexistent-dir/x.png") == LDM_ERR_IO);
+    CHECK(ldm_image_write_png(NULL, "x.png") == LDM_ERR_INVALID_ARGUMENT);
+    CHECK(ldm_image_write_png(img, NULL) == LDM_ERR_INVALID_ARGUMENT);
+    ldm_image_free(img);
+
+    ldm_image_t *png = NULL;
+    CHECK(ldm_image_read_png(fixture("input32.png"), &png) == LDM_OK);
+    CHECK(ldm_image_width(png) == 32 && ldm_image_height(png) == 32 && ldm_image_channels(png) == 3);
+    CHECK(ldm_image_read_png(fixture("missing.png"), &img) == LDM_ERR_NOT_FOUND && img == NULL);
+    CHECK(ldm_image_read_png(fixture("ae_kl_f8.safetensors"), &img) == LDM_ERR_BAD_MAGIC);
+    CHECK(ldm_image_read_png(NULL, &img) == LDM_ERR_INVALID_ARGUMENT);
+    ldm_image_free(png);
+}
+
+static void test_model_errors(void) {
+    ldm_model_t *m = (ldm_model_t *)1;
+    CHECK(ldm_model_load(NULL, &m) == LDM_ERR_INVALID_ARGUMENT && m == NULL);
+    CHECK(strstr(ldm_last_error(), "path") != NULL);
+    CHECK(ldm_model_load(fixture("ae_vq"), NULL) == LDM_ERR_INVALID_ARGUMENT);
+    CHECK(ldm_model_load(fixture("no-such-model.gguf"), &m) == LDM_ERR_NOT_FOUND && m == NULL);
+    CHECK(strstr(ldm_last_error(), "no-such-model.gguf") != NULL);
+    CHECK(ldm_model_load(fixture("input32.png"), &m) == LDM_ERR_BAD_MAGIC);
+    CHECK(ldm_model_info(NULL, NULL) == LDM_ERR_INVALID_ARGUMENT);
+    ldm_ctx_t *ctx = (ldm_ctx_t *)1;
+    CHECK(ldm_ctx_new(NULL, NULL, &ctx) == LDM_ERR_INVALID_ARGUMENT && ctx == NULL);
+}
+
+/* The last error is per thread: a failure on another thread does not replace ours. */
+static void *fail_elsewhere(void *arg) {
+    ldm_model_t *m = NULL;
+    (void)arg;
+    ldm_model_load("/elsewhere/missing.gguf", &m);
+    return NULL;
+}
+
+static void test_thread_local_error(void) {
+    ldm_model_t *m = NULL;
+    ldm_model_load(fixture("mine-missing.gguf"), &m);
+    pthread_t t;
+    pthread_create(&t, NULL, fail_elsewhere, NULL);
+    pthread_join(t, NULL);
+    CHECK(strstr(ldm_last_error(), "mine-missing.gguf") != NULL);
+}
+
+static void test_round_trip(const char *model_name, int size) {
+    ldm_log_set(on_log, NULL);
+    ldm_model_t *model = NULL;
+    CHECK(ldm_model_load(fixture(model_name), &model) == LDM_OK);
+    ldm_log_set(NULL, NULL);
+    if (!model) return;
+
+    ldm_model_info_t info;
+    memset(&info, 0, sizeof info);
+    CHECK(ldm_model_info(model, &info) == LDM_ERR_INVALID_ARGUMENT); /* struct_size not set */
+    info.struct_size = sizeof info;
+    CHECK(ldm_model_info(model, &info) == LDM_OK);
+    CHECK(info.autoencoder != LDM_AUTOENCODER_NONE && info.latent_channels > 0 && info.downsample_factor >= 2);
+    CHECK(info.scale_factor > 0 && info.n_params > 1000);
+    /* an older caller that only knows the first fields gets just those */
+    ldm_model_info_t old;
+    memset(&old, 0xAB, sizeof old);
+    old.struct_size = offsetof(ldm_model_info_t, downsample_factor);
+    CHECK(ldm_model_info(model, &old) == LDM_OK);
+    CHECK(old.latent_channels == info.latent_channels);
+    CHECK(old.downsample_factor == (int32_t)0xABABABAB);
+
+    ldm_ctx_params_t cp;
+    ldm_ctx_params_init(&cp);
+    cp.n_threads = -1;
+    ldm_ctx_t *ctx = NULL;
+    CHECK(ldm_ctx_new(model, &cp, &ctx) == LDM_ERR_INVALID_ARGUMENT && ctx == NULL);
+    cp.struct_size = 0;
+    CHECK(ldm_ctx_new(model, &cp, &ctx) == LDM_ERR_INVALID_ARGUMENT);
+    ldm_ctx_params_init(&cp);
+    cp.n_threads = 1;
+    ldm_ctx_t *one = NULL;
+    CHECK(ldm_ctx_new(model, &cp, &one) == LDM_OK);
+    CHECK(ldm_ctx_new(model, NULL, &ctx) == LDM_OK);
+    /* the contexts keep the model alive */
+    ldm_model_free(model);
+
+    ldm_image_t *img = NULL;
+    CHECK(ldm_image_read_png(fixture(size == 32 ? "input32.png" : "input64.png"), &img) == LDM_OK);
+    ldm_tensor_t *latent = NULL, *latent1 = NULL;
+    CHECK(ldm_encode(NULL, img, NULL, &latent) == LDM_ERR_INVALID_ARGUMENT);
+    CHECK(ldm_encode(ctx, NULL, NULL, &latent) == LDM_ERR_INVALID_ARGUMENT);
+    ldm_encode_params_t ep;
+    ldm_encode_params_init(&ep);
+    ep.struct_size = 3;
+    CHECK(ldm_encode(ctx, img, &ep, &latent) == LDM_ERR_INVALID_ARGUMENT);
+    ldm_encode_params_init(&ep);
+    CHECK(ldm_encode(ctx, img, &ep, &latent) == LDM_OK);
+    CHECK(ldm_encode(one, img, NULL, &latent1) == LDM_OK);
+    int64_t n = ldm_tensor_count(latent);
+    CHECK(ldm_tensor_ndim(latent) == 3 && ldm_tensor_dim(latent, 0) == info.latent_channels);
+    CHECK(ldm_tensor_dim(latent, 1) == size / info.downsample_factor);
+    CHECK(n == ldm_tensor_count(latent1) && memcmp(ldm_tensor_data(latent), ldm_tensor_data(latent1), (size_t)n * 4) == 0);
+
+    if (info.autoencoder == LDM_AUTOENCODER_KL) {
+        ldm_tensor_t *s1 = NULL, *s2 = NULL;
+        ep.sample = true;
+        ep.seed = 5;
+        CHECK(ldm_encode(ctx, img, &ep, &s1) == LDM_OK);
+        CHECK(ldm_encode(ctx, img, &ep, &s2) == LDM_OK);
+        CHECK(s1 && s2 && memcmp(ldm_tensor_data(s1), ldm_tensor_data(s2), (size_t)n * 4) == 0);
+        CHECK(s1 && memcmp(ldm_tensor_data(s1), ldm_tensor_data(latent), (size_t)n * 4) != 0);
+        ldm_tensor_free(s1);
+        ldm_tensor_free(s2);
+    }
+
+    ldm_image_t *wrong = NULL, *out = NULL;
+    ldm_tensor_t *none = (ldm_tensor_t *)1;
+    CHECK(ldm_image_new(size + 1, size, 3, NULL, &wrong) == LDM_OK);
+    CHECK(ldm_encode(ctx, wrong, NULL, &none) == LDM_ERR_SHAPE && none == NULL);
+    ldm_image_free(wrong);
+
+    CHECK(ldm_decode(ctx, NULL, &out) == LDM_ERR_INVALID_ARGUMENT);
+    CHECK(ldm_decode(ctx, latent, NULL) == LDM_ERR_INVALID_ARGUMENT);
+    CHECK(ldm_decode(ctx, latent, &out) == LDM_OK);
+    CHECK(ldm_image_width(out) == size && ldm_image_height(out) == size && ldm_image_channels(out) == 3);
+    ldm_tensor_t *raw = NULL;
+    CHECK(ldm_decode_float(ctx, latent, &raw) == LDM_OK);
+    CHECK(ldm_tensor_ndim(raw) == 3 && ldm_tensor_dim(raw, 0) == 3 && ldm_tensor_dim(raw, 2) == size);
+    if (raw && out) {
+        /* uint8 = round(clamp((x + 1) / 2) * 255), channel planes to interleaved pixels */
+        const float *x = ldm_tensor_data(raw);
+        const uint8_t *p = ldm_image_data(out);
+        int plane = size * size, worst = 0;
+        for (int i = 0; i < plane; i++)
+            for (int c = 0; c < 3; c++) {
+                float v = fminf(fmaxf((x[c * plane + i] + 1) / 2, 0), 1) * 255;
+                int d = abs((int)lrintf(v) - p[i * 3 + c]);
+                if (d > worst) worst = d;
+            }
+        CHECK(worst == 0);
+    }
+    ldm_tensor_free(raw);
+    ldm_image_free(out);
+
+    int64_t wrong_shape[3] = {info.latent_channels + 1, 4, 4};
+    ldm_tensor_t *bad = NULL;
+    CHECK(ldm_tensor_new(3, wrong_shape, NULL, &bad) == LDM_OK);
+    CHECK(ldm_decode(ctx, bad, &out) == LDM_ERR_SHAPE && out == NULL);
+    CHECK(strlen(ldm_last_error()) > 0);
+    ldm_tensor_free(bad);
+
+    ldm_tensor_free(latent);
+    ldm_tensor_free(latent1);
+    ldm_image_free(img);
+    ldm_ctx_free(ctx);
+    ldm_ctx_free(one);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
+        return 2;
+    }
+    snprintf(fixtures, sizeof fixtures, "%s", argv[1]);
+    test_basics();
+    test_objects();
+    test_model_errors();
+    test_thread_local_error();
+    test_round_trip("ae_kl_f8.q8_0.gguf", 64);
+    test_round_trip("ae_vq", 32);
+    test_round_trip("ae_kl_attn", 32);
+    CHECK(logged_info == 3);
+    if (failures) {
+        fprintf(stderr, "capi_test: %d failures\n", failures);
+        return 1;
+    }
+    printf("capi_test: all checks passed\n");
+    return 0;
+}
