@@ -37,7 +37,7 @@ examples: stage
 	mkdir -p $(BUILD)/examples
 	$(MAKE) --no-print-directory -C examples-c OUT=$(CURDIR)/$(BUILD)/examples PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig
 
-test: test-swift test-c test-python
+test: test-swift test-c test-python test-tools
 
 test-swift: deps
 	swift build $(SWIFT_FLAGS) --build-tests -Xswiftc -enable-testing
@@ -66,7 +66,12 @@ test-c: stage
 test-python: lib
 	LDM_LIBRARY_PATH=$(CURDIR)/$(LIB) $(PYTHON) -m pytest -q bindings/python/tests
 
+# tools/ against the reference implementation (needs torch; installed here if missing).
+test-tools:
+	@tools/install-deps --tools
+	$(PYTHON) -m pytest -q tools/tests
+
 clean:
 	rm -rf .build $(BUILD)
 
-.PHONY: all deps lib install stage examples test test-swift test-c test-python clean
+.PHONY: all deps lib install stage examples test test-swift test-c test-python test-tools clean

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import save_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "Tests", "Fixtures")
+OUT = os.path.join(ROOT, "Tests", "Fixtures")  # main() takes another folder as its argument
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 from ldm.convert import convert  # noqa: E402
 
@@ -213,6 +213,9 @@ def randn():
 
 
 def main():
+    global OUT
+    if len(sys.argv) > 1:
+        OUT = os.path.abspath(sys.argv[1])
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(1)
     autoencoders()

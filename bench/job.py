@@ -1,0 +1,55 @@
+"""One measured job, run in its own process so its memory is its own:
+    python3 bench/job.py '{"job": "vae_decode", "impl": "ldm", ...}'
+Prints one JSON line: the seconds of each repeat (after one warm-up) and a checksum."""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The library `make` builds, unless the caller points elsewhere.
+os.environ.setdefault("LDM_LIBRARY_PATH", os.path.join(ROOT, ".build", "release", "libldm.so"))
+
+
+def vae_decode(impl, model, size, threads, repeats):
+    latent = np.random.RandomState(0).standard_normal((4, size // 8, size // 8)).astype(np.float32)
+    if impl == "diffusers":
+        import torch
+        from diffusers import AutoencoderKL
+        torch.set_num_threads(threads)
+        vae = AutoencoderKL.from_pretrained(model, low_cpu_mem_usage=False).eval()
+        z = torch.from_numpy(latent)[None] / vae.config.scaling_factor
+
+        def run():
+            with torch.no_grad():
+                return vae.decode(z).sample[0].numpy()
+    else:
+        sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+        import ldm
+        m = ldm.Model(model, threads=threads)
+
+        def run():
+            return m.decode(latent, output="float")
+    out = run()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t)
+    return times, out
+
+
+def main():
+    args = json.loads(sys.argv[1])
+    job = {"vae_decode": vae_decode}[args.pop("job")]
+    out_path = args.pop("output", None)
+    times, out = job(**args)
+    if out_path:
+        np.save(out_path, out)
+    print(json.dumps({"times": times}))
+
+
+if __name__ == "__main__":
+    main()
