@@ -167,12 +167,14 @@ def autoencoders():
     write_png(img32, os.path.join(OUT, "input32.png"))
     write_png(img64, os.path.join(OUT, "input64.png"))
 
-    # KL with attention at the deeper level, 8 groups, a non-default scale: a diffusers folder.
+    # KL with attention at the deeper level, 8 groups, a non-default scale, no quant_conv (but a
+    # post_quant_conv): a diffusers folder.
     torch.manual_seed(10)
     kl_attn = perturb(AutoencoderKL(
         in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32), layers_per_block=1,
         down_block_types=("DownEncoderBlock2D", "AttnDownEncoderBlock2D"),
-        up_block_types=("AttnUpDecoderBlock2D", "UpDecoderBlock2D"), norm_num_groups=8, scaling_factor=0.5), 11)
+        up_block_types=("AttnUpDecoderBlock2D", "UpDecoderBlock2D"), norm_num_groups=8, scaling_factor=0.5,
+        use_quant_conv=False), 11)
     autoencoder_case("ae_kl_attn", kl_attn, img32, 0.5, 42, "diffusers", gguf=())
 
     # Stable Diffusion's VAE shape (kl-f8: 4 levels, 2 blocks, z=4, 32 groups), narrower, stored

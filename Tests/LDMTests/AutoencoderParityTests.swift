@@ -69,6 +69,8 @@ final class AutoencoderParityTests: XCTestCase {
         XCTAssertEqual(attn.decoderAttnLevels, [1])
         XCTAssertEqual(attn.groups, 8)
         XCTAssertEqual(attn.scaleFactor, 0.5)
+        XCTAssertFalse(attn.hasQuantConv)
+        XCTAssertTrue(attn.hasPostQuantConv)
         let f8 = try XCTUnwrap(try Model(path: fixture("ae_kl_f8.safetensors")).autoencoder?.config)
         XCTAssertEqual(f8.downsampleFactor, 8)
         XCTAssertEqual(f8.numResBlocks, 2)

@@ -17,7 +17,7 @@ public final class Autoencoder {
         decoder = try AEDecoder(w("decoder"), c)
         let moments = c.kind == .kl ? 2 : 1
         quantConv = c.hasQuantConv ? try Conv2dLayer(w("quant_conv"), in: moments * c.zChannels, out: moments * c.embedDim) : nil
-        postQuantConv = c.hasQuantConv ? try Conv2dLayer(w("post_quant_conv"), in: c.embedDim, out: c.zChannels) : nil
+        postQuantConv = c.hasPostQuantConv ? try Conv2dLayer(w("post_quant_conv"), in: c.embedDim, out: c.zChannels) : nil
         codebook = c.kind == .vq ? try w.tensor("quantize.embedding.weight") : nil
     }
 

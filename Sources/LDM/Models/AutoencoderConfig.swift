@@ -14,7 +14,10 @@ public struct AutoencoderConfig: Equatable {
     public var midAttention: Bool
     public var zChannels: Int
     public var embedDim: Int
+    /// diffusers can drop either 1x1 convolution around the latent (use_quant_conv,
+    /// use_post_quant_conv), so each is optional on its own.
     public var hasQuantConv: Bool
+    public var hasPostQuantConv: Bool
     public var codebookSize: Int
     public var outChannels: Int
     public var groups: Int
@@ -47,8 +50,9 @@ public struct AutoencoderConfig: Equatable {
         guard encOut == (isVQ ? z : 2 * z) else {
             throw LDMError.model("encoder.conv_out has \(encOut) channels for a latent of \(z)")
         }
-        let hasQuant = w.has("quant_conv.weight")
-        let embed = hasQuant ? try w.tensor("post_quant_conv.weight").shape[1] : z
+        let hasQuant = w.has("quant_conv.weight"), hasPostQuant = w.has("post_quant_conv.weight")
+        let embed = hasQuant ? try w.tensor("quant_conv.weight").shape[0] / (isVQ ? 1 : 2)
+            : hasPostQuant ? try w.tensor("post_quant_conv.weight").shape[1] : z
         var codebook = 0
         if isVQ {
             let e = try w.tensor("quantize.embedding.weight")
@@ -72,7 +76,7 @@ public struct AutoencoderConfig: Equatable {
         return AutoencoderConfig(
             kind: isVQ ? .vq : .kl, inChannels: convIn.shape[1], channels: ch, channelMult: mult, numResBlocks: blocks,
             encoderAttnLevels: encAttn, decoderAttnLevels: decAttn, midAttention: w.has("encoder.mid.attn_1.q.weight"),
-            zChannels: z, embedDim: embed, hasQuantConv: hasQuant, codebookSize: codebook,
+            zChannels: z, embedDim: embed, hasQuantConv: hasQuant, hasPostQuantConv: hasPostQuant, codebookSize: codebook,
             outChannels: try w.tensor("decoder.conv_out.weight").shape[0], groups: groups, scaleFactor: scale)
     }
 }
