@@ -35,7 +35,7 @@ stage: $(LIB)
 
 examples: stage
 	mkdir -p $(BUILD)/examples
-	$(MAKE) --no-print-directory -C examples-c OUT=$(CURDIR)/$(BUILD)/examples PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig
+	PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig $(MAKE) --no-print-directory -C examples-c OUT=$(CURDIR)/$(BUILD)/examples
 
 test: test-swift test-c test-python test-tools
 

@@ -230,11 +230,13 @@ def render_caption(caption: str, seed: int = 0) -> tuple[np.ndarray, dict]:
     return render(parse_caption(caption), np.random.default_rng(seed))
 
 
-def make_batch(seed: int, n: int, split: str = "train") -> tuple[np.ndarray, list[str]]:
-    """n images (uint8 [n,64,64,3]) and captions; example i uses seed (seed, i)."""
+def make_batch(seed, n: int, split: str = "train", start: int = 0) -> tuple[np.ndarray, list[str]]:
+    """n images (uint8 [n,64,64,3]) and captions; example i uses the seed sequence (*seed, i).
+    seed is an int or a tuple of ints."""
+    seq = list(seed) if isinstance(seed, (tuple, list)) else [seed]
     imgs, caps = [], []
-    for i in range(n):
-        rng = np.random.default_rng([seed, i])
+    for i in range(start, start + n):
+        rng = np.random.default_rng(seq + [i])
         im, sc = render(sample_attrs(rng, split), rng)
         imgs.append(im)
         caps.append(sc["caption"])
