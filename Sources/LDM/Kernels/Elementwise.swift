@@ -16,3 +16,29 @@ public func siluInPlace(_ x: Tensor, ws: Workspace) {
         for i in r { a[i] = siluf(a[i]) }
     }
 }
+
+/// Exact (erf) GELU.
+@inline(__always) func geluf(_ v: Float) -> Float { 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+
+/// GEGLU: x [rows, 2n] holds [a | gate] per row; y [rows, n] = a * gelu(gate).
+public func geglu(_ x: UnsafePointer<Float>, rows: Int, n: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
+    parallelRanges(rows, threads: threads) { rs in
+        for r in rs {
+            let a = x + r * 2 * n, gate = a + n, out = y + r * n
+            for i in 0..<n { out[i] = a[i] * geluf(gate[i]) }
+        }
+    }
+}
+
+/// [N, Ca, h, w] and [N, Cb, h, w] -> [N, Ca + Cb, h, w] (the UNet's skip connections).
+public func concatChannels(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    guard a.shape.count == 4, b.shape.count == 4, a.shape[0] == b.shape[0], a.shape[2...] == b.shape[2...] else {
+        throw LDMError.shape("cannot concatenate \(a.shape) and \(b.shape) along channels")
+    }
+    let y = try Tensor([a.shape[0], a.shape[1] + b.shape[1], a.shape[2], a.shape[3]])
+    for n in 0..<a.shape[0] {
+        y.item(n).update(from: a.item(n), count: a.itemCount)
+        (y.item(n) + a.itemCount).update(from: b.item(n), count: b.itemCount)
+    }
+    return y
+}

@@ -17,3 +17,23 @@ public func upsampleNearest2x(_ x: Tensor, ws: Workspace) throws -> Tensor {
     }
     return y
 }
+
+/// 2x2 average pooling with stride 2 (odd trailing rows and columns are dropped, as in torch).
+public func avgPool2x(_ x: Tensor, ws: Workspace) throws -> Tensor {
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (ho, wo) = (h / 2, w / 2)
+    let y = try Tensor([n, c, ho, wo])
+    let src = x.data, dst = y.data
+    parallelRanges(n * c, threads: ws.threads) { planes in
+        for p in planes {
+            let s = src + p * h * w, d = dst + p * ho * wo
+            for i in 0..<ho {
+                for j in 0..<wo {
+                    let a = s + 2 * i * w + 2 * j
+                    d[i * wo + j] = (a[0] + a[1] + a[w] + a[w + 1]) * 0.25
+                }
+            }
+        }
+    }
+    return y
+}

@@ -43,3 +43,37 @@ struct GroupNormLayer {
         try groupNorm(x, groups: groups, gamma: gamma, beta: beta, eps: eps, silu: silu, ws: ws)
     }
 }
+
+/// A Linear layer on token-major rows: y [rows, out] = x [rows, in] W^T + b.
+struct LinearLayer {
+    let weight: WeightTensor
+    let bias: [Float]?
+    let inFeatures: Int
+    let outFeatures: Int
+
+    /// Sizes come from the weight ([out, in], or a 1x1 conv's [out, in, 1, 1]) unless given.
+    init(_ w: WeightScope, in i: Int? = nil, out o: Int? = nil) throws {
+        let t = try w.tensor("weight")
+        let core = t.coreShape
+        guard core.count == 2 else { throw LDMError.model("\(t.name) has shape \(t.shape), not a linear weight") }
+        try t.expect([o ?? core[0], i ?? core[1]])
+        weight = t
+        outFeatures = core[0]
+        inFeatures = core[1]
+        bias = w.has("bias") ? try w.tensor("bias", shape: [outFeatures]).floats() : nil
+    }
+
+    func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, _ ws: Workspace) throws {
+        linear(x, rows: rows, inFeatures: inFeatures, weight: try weight.fp32(ws), bias: bias, outFeatures: outFeatures, into: y, ws: ws)
+    }
+
+    /// x [..., in] -> [..., out].
+    func callAsFunction(_ x: Tensor, _ ws: Workspace) throws -> Tensor {
+        guard x.shape.last == inFeatures else {
+            throw LDMError.shape("\(weight.name): input \(x.shape) does not end in \(inFeatures) features")
+        }
+        let y = try Tensor(Array(x.shape.dropLast()) + [outFeatures])
+        try self(x.data, rows: x.count / inFeatures, into: y.data, ws)
+        return y
+    }
+}

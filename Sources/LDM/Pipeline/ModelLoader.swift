@@ -1,8 +1,16 @@
-/// Turns a path into a TensorStore under canonical (CompVis single-file checkpoint) names:
-/// a GGUF file, a safetensors checkpoint (full, or a bare or diffusers-named autoencoder), or
-/// a diffusers folder (one component with config.json, or a pipeline with model_index.json).
+/// Turns a path into a TensorStore under canonical names, the keys of a CompVis / Stable
+/// Diffusion single-file checkpoint (`first_stage_model.*`, `model.diffusion_model.*`):
+/// a GGUF file, a safetensors checkpoint (whole, or one bare component in CompVis or diffusers
+/// naming), or a diffusers folder (one component with config.json, or a pipeline with
+/// model_index.json). Configs that shapes cannot replace become metadata (DiffusersConfig).
 enum ModelLoader {
-    static let autoencoderPrefix = "first_stage_model."
+    enum Role { case autoencoder, unet, scheduler }
+
+    static let prefixes: [Role: String] = [.autoencoder: "first_stage_model.", .unet: "model.diffusion_model."]
+    /// Folder names of diffusers pipelines (the converter keeps them as ldm.config.<name>).
+    static let folderRoles: [String: Role] = ["vae": .autoencoder, "vqvae": .autoencoder, "unet": .unet, "scheduler": .scheduler]
+    static let classRoles: [String: Role] = ["AutoencoderKL": .autoencoder, "VQModel": .autoencoder,
+                                             "UNet2DConditionModel": .unet, "UNet2DModel": .unet]
 
     static func load(_ path: String) throws -> TensorStore {
         let store = TensorStore()
@@ -21,9 +29,10 @@ enum ModelLoader {
         if GGUF.looksLike(file) {
             let (tensors, metadata) = try GGUF.read(file)
             try addCheckpoint(tensors, into: store)
-            // The converter keeps each diffusers component's config.json as text.
-            if let text = metadata["ldm.config.vae"]?.string {
-                try applyAutoencoderConfig(try JSON.parse(text, what: "\(path): ldm.config.vae"), what: path, into: store)
+            for (folder, role) in folderRoles {
+                if let text = metadata["ldm.config.\(folder)"]?.string {
+                    try DiffusersConfig.apply(role, try JSON.parse(text, what: "\(path): ldm.config.\(folder)"), what: path, into: store)
+                }
             }
             store.metadata.merge(metadata) { mine, _ in mine }
         } else if SafeTensors.looksLike(file) {
@@ -35,32 +44,48 @@ enum ModelLoader {
         }
     }
 
-    /// A whole checkpoint (components under their CompVis prefixes) or a standalone autoencoder.
+    /// A whole checkpoint (components under their CompVis prefixes, other tensors kept as they
+    /// are) or one bare component.
     static func addCheckpoint(_ tensors: [WeightTensor], into store: TensorStore) throws {
-        let full = tensors.contains { t in
-            [autoencoderPrefix, "model.diffusion_model.", "cond_stage_model."].contains { t.name.hasPrefix($0) }
-        }
-        guard full else { return try addAutoencoder(tensors.map { ($0.name, $0) }, into: store) }
-        var autoencoder = [(String, WeightTensor)]()
+        var parts = [Role: [(String, WeightTensor)]]()
+        var rest = [WeightTensor]()
         for t in tensors {
-            if t.name.hasPrefix(autoencoderPrefix) {
-                autoencoder.append((String(t.name.dropFirst(autoencoderPrefix.count)), t))
+            if let (role, prefix) = prefixes.first(where: { t.name.hasPrefix($0.value) }) {
+                parts[role, default: []].append((String(t.name.dropFirst(prefix.count)), t))
             } else {
-                try store.add(t, as: t.name)
+                rest.append(t)
             }
         }
-        try addAutoencoder(autoencoder, into: store)
+        if parts.isEmpty, !rest.isEmpty, let role = bareRole(rest.map(\.name)) {
+            return try add(role, rest.map { ($0.name, $0) }, into: store)
+        }
+        for t in rest { try store.add(t, as: t.name) }
+        for (role, named) in parts { try add(role, named, into: store) }
     }
 
-    /// Autoencoder tensors (names without prefix) in CompVis naming (`encoder.down.0...`) or
-    /// diffusers naming (`encoder.down_blocks.0...`).
-    static func addAutoencoder(_ tensors: [(String, WeightTensor)], into store: TensorStore) throws {
+    /// The component a file without prefixes holds, from its key names.
+    static func bareRole(_ names: [String]) -> Role? {
+        if names.contains(where: { $0.hasPrefix("encoder.") || $0.hasPrefix("decoder.") }) { return .autoencoder }
+        if names.contains(where: { $0.hasPrefix("time_embed") || $0.hasPrefix("input_blocks.") }) { return .unet }
+        return nil
+    }
+
+    /// One component's tensors (names without prefix), in CompVis or diffusers naming.
+    static func add(_ role: Role, _ tensors: [(String, WeightTensor)], into store: TensorStore) throws {
+        guard let prefix = prefixes[role] else { return }
         let names = tensors.map(\.0)
-        let diffusers = names.contains { $0.hasPrefix("encoder.down_blocks.") || $0.hasPrefix("decoder.up_blocks.") }
-        let upBlocks = DiffusersNames.upBlockCount(names)
-        for (name, t) in tensors {
-            try store.add(t, as: autoencoderPrefix + (diffusers ? DiffusersNames.autoencoder(name, upBlocks: upBlocks) : name))
+        let rename: (String) -> String
+        switch role {
+        case .autoencoder where names.contains(where: { $0.hasPrefix("encoder.down_blocks.") || $0.hasPrefix("decoder.up_blocks.") }):
+            let upBlocks = DiffusersNames.upBlockCount(names)
+            rename = { DiffusersNames.autoencoder($0, upBlocks: upBlocks) }
+        case .unet where names.contains(where: { $0.hasPrefix("down_blocks.") || $0.hasPrefix("time_embedding.") }):
+            let layout = DiffusersNames.UNetLayout(names)
+            rename = { DiffusersNames.unet($0, layout) }
+        default:
+            rename = { $0 }
         }
+        for (name, t) in tensors { try store.add(t, as: prefix + rename(name)) }
     }
 
     // MARK: diffusers folders
@@ -69,9 +94,13 @@ enum ModelLoader {
         if pathExists(dir + "/model_index.json") {
             let index = try readJSON(dir + "/model_index.json")
             var found = false
-            for name in ["vae", "vqvae"] where index[name] != nil && isDirectory(dir + "/" + name) {
-                try loadComponent(dir + "/" + name, into: store)
-                found = true
+            for (folder, role) in folderRoles where index[folder] != nil && isDirectory(dir + "/" + folder) {
+                if role == .scheduler {
+                    try DiffusersConfig.apply(role, try readJSON(dir + "/scheduler/scheduler_config.json"), what: dir, into: store)
+                } else {
+                    try loadComponent(dir + "/" + folder, into: store)
+                    found = true
+                }
             }
             guard found else { throw LDMError.unsupported("\(dir): the pipeline has no component libldm can load") }
         } else if pathExists(dir + "/config.json") {
@@ -84,29 +113,12 @@ enum ModelLoader {
     static func loadComponent(_ dir: String, into store: TensorStore) throws {
         let config = try readJSON(dir + "/config.json")
         let cls = config["_class_name"]?.string ?? ""
-        switch cls {
-        case "AutoencoderKL", "VQModel":
-            let tensors = try SafeTensors.read(try MappedFile(try weightsFile(dir))).tensors
-            try addAutoencoder(tensors.map { ($0.name, $0) }, into: store)
-            try applyAutoencoderConfig(config, what: dir, into: store)
-        default:
+        guard let role = classRoles[cls] else {
             throw LDMError.unsupported("\(dir): component class \(cls.isEmpty ? "(none)" : cls) is not supported")
         }
-    }
-
-    /// What a diffusers AutoencoderKL / VQModel config.json says that shapes cannot.
-    static func applyAutoencoderConfig(_ config: MetaValue, what: String, into store: TensorStore) throws {
-        let known = ["DownEncoderBlock2D", "UpDecoderBlock2D", "AttnDownEncoderBlock2D", "AttnUpDecoderBlock2D"]
-        for key in ["down_block_types", "up_block_types"] {
-            for type in config[key]?.strings ?? [] where !known.contains(type) {
-                throw LDMError.unsupported("\(what): autoencoder block type \(type) is not supported")
-            }
-        }
-        if config["norm_type"]?.string == "spatial" {
-            throw LDMError.unsupported("\(what): spatially normalised (MoVQ) decoders are not supported")
-        }
-        if let g = config["norm_num_groups"]?.int { store.metadata[AutoencoderConfig.groupsKey] = .int(g) }
-        if let s = config["scaling_factor"]?.double { store.metadata[AutoencoderConfig.scaleKey] = .double(s) }
+        try DiffusersConfig.apply(role, config, what: dir, into: store)
+        let tensors = try SafeTensors.read(try MappedFile(try weightsFile(dir))).tensors
+        try add(role, tensors.map { ($0.name, $0) }, into: store)
     }
 
     static func weightsFile(_ dir: String) throws -> String {

@@ -16,7 +16,7 @@ enum DiffusersNames {
             p.removeFirst(2)
             switch p[0] {
             case "resnets" where p.count >= 2: out += ["block", p[1]] + resnet(Array(p.dropFirst(2)))
-            case "attentions" where p.count >= 2: out += ["attn", p[1]] + attention(Array(p.dropFirst(2)))
+            case "attentions" where p.count >= 2: out += ["attn", p[1]] + legacyAttention(Array(p.dropFirst(2)))
             case "downsamplers" where p.count >= 2: out += ["downsample"] + p.dropFirst(2)
             case "upsamplers" where p.count >= 2: out += ["upsample"] + p.dropFirst(2)
             default: return key
@@ -26,7 +26,7 @@ enum DiffusersNames {
             switch (p[1], p[2]) {
             case ("resnets", "0"): out += ["mid", "block_1"] + resnet(Array(p.dropFirst(3)))
             case ("resnets", "1"): out += ["mid", "block_2"] + resnet(Array(p.dropFirst(3)))
-            case ("attentions", "0"): out += ["mid", "attn_1"] + attention(Array(p.dropFirst(3)))
+            case ("attentions", "0"): out += ["mid", "attn_1"] + legacyAttention(Array(p.dropFirst(3)))
             default: return key
             }
         case "conv_norm_out": out += ["norm_out"] + p.dropFirst()
@@ -39,7 +39,7 @@ enum DiffusersNames {
         rest.first == "conv_shortcut" ? ["nin_shortcut"] + rest.dropFirst() : rest
     }
 
-    private static func attention(_ rest: [String]) -> [String] {
+    static func legacyAttention(_ rest: [String]) -> [String] {
         guard let head = rest.first else { return rest }
         let renamed: [String: String] = [
             "group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v",

@@ -53,6 +53,11 @@ public struct WeightScope {
         return t
     }
 
+    /// Some tensor under this scope whose name ends with `suffix` (the first in name order).
+    public func first(endingWith suffix: String) -> WeightTensor? {
+        store.names(withPrefix: prefix).first { $0.hasSuffix(suffix) }.flatMap { store.tensors[$0] }
+    }
+
     /// Indices `i` for which a name `prefix + base + i + "."...` exists, in order; they must be 0..<n.
     public func indices(_ base: String) throws -> Int {
         let head = prefix + base

@@ -1,0 +1,20 @@
+/// y [rows, out] = x [rows, in] * W^T + bias, with W [out, in] (PyTorch's Linear layout).
+public func linear(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, weight: UnsafePointer<Float>, bias: [Float]?,
+                   outFeatures: Int, into y: UnsafeMutablePointer<Float>, ws: Workspace) {
+    BLAS.gemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures, b: weight, ldb: inFeatures,
+              c: y, ldc: outFeatures, threads: ws.threads)
+    if let bias { addRowBias(y, bias, rows: rows, threads: ws.threads) }
+}
+
+/// y[r, :] += bias for every row r.
+func addRowBias(_ y: UnsafeMutablePointer<Float>, _ bias: [Float], rows: Int, threads: Int) {
+    bias.withUnsafeBufferPointer { b in
+        let n = b.count
+        parallelRanges(rows, threads: threads) { rs in
+            for r in rs {
+                let row = y + r * n
+                for j in 0..<n { row[j] += b[j] }
+            }
+        }
+    }
+}
