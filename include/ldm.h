@@ -4,6 +4,7 @@
  * Load a model file (GGUF, a safetensors checkpoint, or a diffusers folder), make a context,
  * and run the three operations every LDM task is built from:
  *   encode  RGB image      -> latent  (the autoencoder's encoder; scaled latent)
+ *   sample  conditioning   -> latent  (the UNet denoiser driven by a sampler, with guidance)
  *   decode  latent         -> image   (the autoencoder's decoder)
  *
  * Example: round-trip a PNG through the autoencoder.
@@ -145,6 +146,16 @@ typedef enum ldm_autoencoder_kind {
     LDM_AUTOENCODER_VQ = 2  /* vector-quantised (vq-f4 ... vq-f16) */
 } ldm_autoencoder_kind_t;
 
+typedef enum ldm_prediction {
+    LDM_PREDICTION_EPSILON = 0, /* the UNet predicts the noise */
+    LDM_PREDICTION_SAMPLE = 1,  /* ... the clean latent (x0) */
+    LDM_PREDICTION_V = 2        /* ... v = sqrt(a) eps - sqrt(1 - a) x0 */
+} ldm_prediction_t;
+
+/* Bits of ldm_model_info_t.components. */
+#define LDM_COMPONENT_AUTOENCODER 1u
+#define LDM_COMPONENT_UNET 2u
+
 typedef struct ldm_model_info {
     size_t struct_size;                 /* set by the caller: sizeof(ldm_model_info_t) */
     ldm_autoencoder_kind_t autoencoder;
@@ -153,6 +164,13 @@ typedef struct ldm_model_info {
     float scale_factor;                 /* latent = scale_factor * z */
     ldm_type_t weight_type;             /* the type most weights are stored in */
     uint64_t n_params;
+    uint32_t components;                /* LDM_COMPONENT_* bits */
+    int32_t unet_in_channels;           /* latent channels + concat conditioning channels */
+    int32_t unet_out_channels;
+    int32_t context_dim;                /* cross-attention width; 0: no cross-attention */
+    int32_t n_classes;                  /* class labels the UNet takes; 0: none */
+    int32_t sample_size;                /* the native latent side; 0: not known */
+    ldm_prediction_t prediction;
 } ldm_model_info_t;
 
 /* Maps a model: a .gguf file, a .safetensors checkpoint (CompVis/SD key names, or a bare or
@@ -175,9 +193,27 @@ void ldm_ctx_params_init(ldm_ctx_params_t *params);
 ldm_status_t ldm_ctx_new(ldm_model_t *model, const ldm_ctx_params_t *params, ldm_ctx_t **out);
 void ldm_ctx_free(ldm_ctx_t *ctx);
 
-/* Asks a running call on `ctx` to stop; it returns LDM_ERR_CANCELLED soon after. Safe from any
- * thread. The flag is cleared when the next call starts. */
+/* Asks a running call on `ctx` to stop; it returns LDM_ERR_CANCELLED within one UNet call (or
+ * autoencoder block). Safe from any thread. The flag is cleared when the next call starts. */
 void ldm_ctx_cancel(ldm_ctx_t *ctx);
+
+/* ---- conditioning ------------------------------------------------------------------------ */
+
+/* What a sample is conditioned on. Parts a model does not use are an error, parts it needs
+ * and misses too; an empty conditioning suits unconditional models. */
+typedef struct ldm_cond ldm_cond_t;
+
+ldm_status_t ldm_cond_new(ldm_cond_t **out);
+/* The cross-attention context, [n_tokens, dim] (copied). */
+ldm_status_t ldm_cond_set_context(ldm_cond_t *cond, const ldm_tensor_t *context);
+/* A class label, for UNets with a class embedding. */
+ldm_status_t ldm_cond_set_class(ldm_cond_t *cond, int32_t label);
+/* Channels appended to the latent at every UNet call, [C, h, w] (copied): a low-resolution
+ * image, a mask and masked-image latent, a semantic map. */
+ldm_status_t ldm_cond_set_concat(ldm_cond_t *cond, const ldm_tensor_t *channels);
+/* A conditioning vector [dim] added to the time embedding (label_emb Linear layers). */
+ldm_status_t ldm_cond_set_vector(ldm_cond_t *cond, const ldm_tensor_t *vector);
+void ldm_cond_free(ldm_cond_t *cond);
 
 /* ---- operations -------------------------------------------------------------------------- */
 
@@ -199,6 +235,45 @@ ldm_status_t ldm_decode(ldm_ctx_t *ctx, const ldm_tensor_t *latent, ldm_image_t 
 /* As ldm_decode, but returns the decoder's raw output [3, H, W], nominally in [-1, 1] (not
  * clamped). */
 ldm_status_t ldm_decode_float(ldm_ctx_t *ctx, const ldm_tensor_t *latent, ldm_tensor_t **image);
+
+/* Samplers, each equal to the diffusers scheduler named, with Stable Diffusion's timestep
+ * convention (timestep_spacing "leading", steps_offset 1, set_alpha_to_one false). */
+typedef enum ldm_sampler {
+    LDM_SAMPLER_DDIM = 0,           /* DDIMScheduler (eta) */
+    LDM_SAMPLER_PLMS = 1,           /* PNDMScheduler, skip_prk_steps: the paper's PLMS */
+    LDM_SAMPLER_DDPM = 2,           /* DDPMScheduler, ancestral */
+    LDM_SAMPLER_EULER = 3,          /* EulerDiscreteScheduler */
+    LDM_SAMPLER_EULER_A = 4,        /* EulerAncestralDiscreteScheduler */
+    LDM_SAMPLER_HEUN = 5,           /* HeunDiscreteScheduler */
+    LDM_SAMPLER_DPMPP_2M = 6,       /* DPMSolverMultistepScheduler, dpmsolver++, order 2 */
+    LDM_SAMPLER_DPMPP_2M_KARRAS = 7 /* ... with Karras sigmas */
+} ldm_sampler_t;
+
+/* Called after every sampler step; return false to cancel (the call then returns
+ * LDM_ERR_CANCELLED). */
+typedef bool (*ldm_progress_fn)(int32_t step, int32_t n_steps, void *user);
+
+typedef struct ldm_sample_params {
+    size_t struct_size;
+    ldm_sampler_t sampler;           /* LDM_SAMPLER_DDIM */
+    int32_t steps;                   /* 50 */
+    float guidance;                  /* classifier-free guidance scale; 1 (the default) turns it off */
+    float eta;                       /* DDIM's eta: 0 */
+    uint64_t seed;                   /* noise equals torch.randn after torch.manual_seed(seed) */
+    int32_t width, height;           /* image size in pixels; 0: the model's native size */
+    int32_t latent_width, latent_height; /* or the latent size, for models without an autoencoder */
+    const ldm_tensor_t *init_latent; /* img2img: start from this latent [C, h, w] (not copied) ... */
+    float strength;                  /* ... noised to this fraction of the schedule, (0, 1]: 0.8 */
+    ldm_progress_fn progress;        /* NULL: none */
+    void *progress_user;
+} ldm_sample_params_t;
+
+void ldm_sample_params_init(ldm_sample_params_t *params);
+
+/* Runs the denoising loop and returns the scaled latent [C, h, w]. `uncond` (may be NULL)
+ * is the unconditional side of classifier-free guidance, required when guidance != 1. */
+ldm_status_t ldm_sample(ldm_ctx_t *ctx, const ldm_sample_params_t *params, const ldm_cond_t *cond,
+                        const ldm_cond_t *uncond, ldm_tensor_t **latent);
 
 #ifdef __cplusplus
 }

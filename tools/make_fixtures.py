@@ -17,9 +17,9 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-from fixtures import autoencoders, randn, unets  # noqa: E402
+from fixtures import autoencoders, pipelines, randn, samplers, unets  # noqa: E402
 
-FAMILIES = [autoencoders, randn, unets]
+FAMILIES = [autoencoders, randn, unets, pipelines, samplers]
 
 
 def main():

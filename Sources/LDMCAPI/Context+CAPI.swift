@@ -64,3 +64,49 @@ public func ldm_decode_float(_ ctx: OpaquePointer?, _ latent: OpaquePointer?, _ 
         try object(ctx, "ctx", as: Context.self).decode(try object(latent, "latent", as: Tensor.self))
     }
 }
+
+@_cdecl("ldm_sample_params_init")
+public func ldm_sample_params_init(_ p: UnsafeMutablePointer<ldm_sample_params_t>?) {
+    guard let p else { return }
+    p.pointee = ldm_sample_params_t()
+    p.pointee.struct_size = MemoryLayout<ldm_sample_params_t>.size
+    p.pointee.sampler = LDM_SAMPLER_DDIM
+    p.pointee.steps = 50
+    p.pointee.guidance = 1
+    p.pointee.strength = 0.8
+}
+
+/// ldm_sampler_t values in declaration order.
+private let samplers: [SamplerKind] = [.ddim, .plms, .ddpm, .euler, .euler_a, .heun, .dpmpp_2m, .dpmpp_2m_karras]
+
+@_cdecl("ldm_sample")
+public func ldm_sample(_ ctx: OpaquePointer?, _ p: UnsafePointer<ldm_sample_params_t>?, _ cond: OpaquePointer?,
+                       _ uncond: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> ldm_status_t {
+    create(out) {
+        let c = try object(ctx, "ctx", as: Context.self)
+        var defaults = ldm_sample_params_t()
+        ldm_sample_params_init(&defaults)
+        let params = try params(p, defaults, size: \.struct_size, "params")
+        let kind = Int(params.sampler.rawValue)
+        guard kind < samplers.count else { throw LDMError.invalidArgument("unknown sampler \(kind)") }
+        var o = SampleOptions()
+        o.sampler = samplers[kind]
+        o.steps = Int(params.steps)
+        o.guidance = params.guidance
+        o.eta = params.eta
+        o.seed = params.seed
+        if params.latent_width != 0 || params.latent_height != 0 {
+            o.latentSize = [Int(params.latent_height), Int(params.latent_width)]
+        } else {
+            o.latentSize = try c.latentSize(width: Int(params.width), height: Int(params.height))
+        }
+        if params.init_latent != nil {
+            o.initLatent = try object(params.init_latent, "init_latent", as: Tensor.self)
+            o.strength = params.strength
+        }
+        let progress = params.progress, user = params.progress_user
+        return try c.sample(o, cond: peek(cond, as: Conditioning.self), uncond: peek(uncond, as: Conditioning.self)) { step, total in
+            progress.map { $0(Int32(step), Int32(total), user) } ?? true
+        }
+    }
+}

@@ -35,6 +35,19 @@ public func ldm_model_info(_ model: OpaquePointer?, _ info: UnsafeMutablePointer
         default: full.weight_type = LDM_TYPE_F32
         }
         full.n_params = UInt64(m.store.parameterCount)
+        full.components = (m.autoencoder != nil ? LDM_COMPONENT_AUTOENCODER : 0) | (m.unet != nil ? LDM_COMPONENT_UNET : 0)
+        if let u = m.unet?.config {
+            full.unet_in_channels = Int32(u.inChannels)
+            full.unet_out_channels = Int32(u.outChannels)
+            full.context_dim = Int32(u.contextDim ?? 0)
+            full.n_classes = Int32(u.numClasses ?? 0)
+            full.sample_size = Int32(m.nativeLatentSize?[0] ?? 0)
+        }
+        switch m.prediction {
+        case .epsilon: full.prediction = LDM_PREDICTION_EPSILON
+        case .sample: full.prediction = LDM_PREDICTION_SAMPLE
+        case .v: full.prediction = LDM_PREDICTION_V
+        }
         withUnsafeBytes(of: &full) { src in
             UnsafeMutableRawPointer(info).copyMemory(from: src.baseAddress!, byteCount: min(given, src.count))
         }

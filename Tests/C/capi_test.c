@@ -1,11 +1,13 @@
 /* Exercises the C API as a host program would: every call, every NULL, the error paths, and
  * that results are reproducible. Run with the fixtures folder as its argument. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep under -std=c99 */
 #include <ldm.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int failures = 0;
 
@@ -229,6 +231,128 @@ static void test_round_trip(const char *model_name, int size) {
     ldm_ctx_free(one);
 }
 
+static int progress_calls = 0;
+static bool count_progress(int32_t step, int32_t n_steps, void *user) {
+    progress_calls++;
+    (void)n_steps;
+    return step < *(int *)user; /* cancel once `user` steps are done */
+}
+
+struct cancel_job {
+    ldm_ctx_t *ctx;
+    const ldm_cond_t *cond;
+    ldm_status_t status;
+};
+
+static void *long_sample(void *arg) {
+    struct cancel_job *job = arg;
+    ldm_sample_params_t p;
+    ldm_sample_params_init(&p);
+    p.steps = 900;
+    p.latent_width = p.latent_height = 64;
+    ldm_tensor_t *out = NULL;
+    job->status = ldm_sample(job->ctx, &p, job->cond, NULL, &out);
+    ldm_tensor_free(out);
+    return NULL;
+}
+
+static void test_sample(void) {
+    ldm_model_t *model = NULL;
+    ldm_ctx_t *ctx = NULL;
+    CHECK(ldm_model_load(fixture("ldm_uncond"), &model) == LDM_OK);
+    CHECK(ldm_ctx_new(model, NULL, &ctx) == LDM_OK);
+    ldm_model_info_t info;
+    info.struct_size = sizeof info;
+    CHECK(ldm_model_info(model, &info) == LDM_OK);
+    CHECK(info.components == (LDM_COMPONENT_AUTOENCODER | LDM_COMPONENT_UNET));
+    CHECK(info.unet_in_channels == 3 && info.unet_out_channels == 3 && info.context_dim == 0 && info.n_classes == 0);
+    CHECK(info.sample_size == 8 && info.prediction == LDM_PREDICTION_EPSILON);
+
+    ldm_sample_params_t p;
+    ldm_sample_params_init(&p);
+    CHECK(p.sampler == LDM_SAMPLER_DDIM && p.steps == 50 && p.guidance == 1.0f);
+    p.steps = 4;
+    ldm_tensor_t *a = NULL, *b = NULL;
+    CHECK(ldm_sample(NULL, &p, NULL, NULL, &a) == LDM_ERR_INVALID_ARGUMENT && a == NULL);
+    CHECK(ldm_sample(ctx, &p, NULL, NULL, NULL) == LDM_ERR_INVALID_ARGUMENT);
+    p.sampler = (ldm_sampler_t)99;
+    CHECK(ldm_sample(ctx, &p, NULL, NULL, &a) == LDM_ERR_INVALID_ARGUMENT);
+    p.sampler = LDM_SAMPLER_DPMPP_2M_KARRAS;
+    p.steps = 0;
+    CHECK(ldm_sample(ctx, &p, NULL, NULL, &a) == LDM_ERR_INVALID_ARGUMENT);
+    p.steps = 4;
+    p.width = 30; /* not a multiple of the factor 4 */
+    p.height = 32;
+    CHECK(ldm_sample(ctx, &p, NULL, NULL, &a) == LDM_ERR_INVALID_ARGUMENT);
+    p.width = 32;
+    CHECK(ldm_sample(ctx, &p, NULL, NULL, &a) == LDM_OK);
+    CHECK(ldm_sample(ctx, &p, NULL, NULL, &b) == LDM_OK);
+    CHECK(a && b && ldm_tensor_dim(a, 0) == 3 && ldm_tensor_dim(a, 1) == 8 && ldm_tensor_dim(a, 2) == 8);
+    CHECK(a && b && memcmp(ldm_tensor_data(a), ldm_tensor_data(b), (size_t)ldm_tensor_count(a) * 4) == 0);
+    ldm_image_t *img = NULL;
+    CHECK(ldm_decode(ctx, a, &img) == LDM_OK && ldm_image_width(img) == 32);
+    ldm_image_free(img);
+
+    /* an unconditional model refuses a context, and guidance needs an uncond */
+    ldm_cond_t *cond = NULL;
+    ldm_tensor_t *ctx_tensor = NULL;
+    int64_t shape[2] = {5, 8};
+    CHECK(ldm_cond_new(&cond) == LDM_OK && ldm_tensor_new(2, shape, NULL, &ctx_tensor) == LDM_OK);
+    CHECK(ldm_cond_set_context(cond, NULL) == LDM_ERR_INVALID_ARGUMENT);
+    CHECK(ldm_cond_set_concat(cond, ctx_tensor) == LDM_ERR_SHAPE); /* 2-D is no [C, h, w] */
+    CHECK(ldm_cond_set_class(cond, -1) == LDM_ERR_INVALID_ARGUMENT);
+    CHECK(ldm_cond_set_context(cond, ctx_tensor) == LDM_OK);
+    ldm_tensor_t *none = (ldm_tensor_t *)1;
+    CHECK(ldm_sample(ctx, &p, cond, NULL, &none) == LDM_ERR_INVALID_ARGUMENT && none == NULL);
+    p.guidance = 3;
+    CHECK(ldm_sample(ctx, &p, NULL, NULL, &none) == LDM_ERR_INVALID_ARGUMENT);
+    p.guidance = 1;
+
+    /* the progress callback sees every step and can cancel */
+    int stop_after = 100;
+    p.progress = count_progress;
+    p.progress_user = &stop_after;
+    progress_calls = 0;
+    ldm_tensor_free(b);
+    b = NULL;
+    CHECK(ldm_sample(ctx, &p, NULL, NULL, &b) == LDM_OK && progress_calls == 4);
+    stop_after = 2;
+    progress_calls = 0;
+    ldm_tensor_free(b);
+    b = NULL;
+    CHECK(ldm_sample(ctx, &p, NULL, NULL, &b) == LDM_ERR_CANCELLED && b == NULL && progress_calls == 2);
+
+    /* ldm_ctx_cancel from another thread stops a long run */
+    ldm_model_t *big = NULL;
+    ldm_ctx_t *big_ctx = NULL;
+    ldm_cond_t *text = NULL;
+    ldm_tensor_t *context = NULL;
+    int64_t cshape[2] = {5, 24};
+    CHECK(ldm_model_load(fixture("unet_sd1.compvis.safetensors"), &big) == LDM_OK);
+    CHECK(ldm_ctx_new(big, NULL, &big_ctx) == LDM_OK);
+    CHECK(ldm_cond_new(&text) == LDM_OK && ldm_tensor_new(2, cshape, NULL, &context) == LDM_OK);
+    CHECK(ldm_cond_set_context(text, context) == LDM_OK);
+    struct cancel_job job = {big_ctx, text, LDM_OK};
+    pthread_t t;
+    pthread_create(&t, NULL, long_sample, &job);
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    ldm_ctx_cancel(big_ctx);
+    pthread_join(t, NULL);
+    CHECK(job.status == LDM_ERR_CANCELLED);
+
+    ldm_tensor_free(context);
+    ldm_cond_free(text);
+    ldm_ctx_free(big_ctx);
+    ldm_model_free(big);
+    ldm_tensor_free(ctx_tensor);
+    ldm_cond_free(cond);
+    ldm_tensor_free(a);
+    ldm_tensor_free(b);
+    ldm_ctx_free(ctx);
+    ldm_model_free(model);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
@@ -242,6 +366,7 @@ int main(int argc, char **argv) {
     test_round_trip("ae_kl_f8.q8_0.gguf", 64);
     test_round_trip("ae_vq", 32);
     test_round_trip("ae_kl_attn", 32);
+    test_sample();
     CHECK(logged_info == 3);
     if (failures) {
         fprintf(stderr, "capi_test: %d failures\n", failures);

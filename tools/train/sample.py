@@ -73,7 +73,7 @@ def generate(c: dict, prompts: list[str], steps: int = 20, guidance: float = 5.0
             else:
                 e = unet(lat, t, encoder_hidden_states=cond).sample
             lat = sched.step(e, t, lat, eta=eta).prev_sample
-        img = vae.decode(lat / vae.config.scaling_factor).sample
+        img = vae.decode(1 / vae.config.scaling_factor * lat).sample  # same expression as the pipeline
         out.append(to_uint8(img))
     return np.concatenate(out)
 

@@ -24,6 +24,7 @@ public struct UNetConfig: Equatable {
     public static let epsKey = "ldm.unet.norm_eps"
     public static let flipKey = "ldm.unet.flip_sin_to_cos"
     public static let freqShiftKey = "ldm.unet.freq_shift"
+    public static let sampleSizeKey = "ldm.unet.sample_size"    // the native latent side
 
     /// Heads for attention over `channels` at `level`.
     func heads(level: Int, channels: Int, metadata: [String: MetaValue]) throws -> Int {

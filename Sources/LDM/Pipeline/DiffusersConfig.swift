@@ -53,6 +53,7 @@ enum DiffusersConfig {
         if let e = config["norm_eps"]?.double { store.metadata[UNetConfig.epsKey] = .double(e) }
         if let f = config["flip_sin_to_cos"]?.bool { store.metadata[UNetConfig.flipKey] = .bool(f) }
         if let s = config["freq_shift"]?.double { store.metadata[UNetConfig.freqShiftKey] = .double(s) }
+        if let s = config["sample_size"]?.int ?? config["sample_size"]?.ints?.first { store.metadata[UNetConfig.sampleSizeKey] = .int(s) }
     }
 
     private static func perLevel(_ v: MetaValue) -> [Int]? { v.int.map { [$0] } ?? v.ints }

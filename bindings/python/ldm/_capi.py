@@ -6,7 +6,7 @@ package that do not need it (the converter) work where it is not installed.
 import ctypes
 import functools
 from ctypes import POINTER, Structure, c_bool, c_char_p, c_float, c_int, c_int32, c_int64, c_size_t, c_uint8, \
-    c_uint64, c_void_p
+    c_uint32, c_uint64, c_void_p
 
 from . import _lib
 
@@ -40,11 +40,32 @@ LDM_AUTOENCODER_NONE = 0
 LDM_AUTOENCODER_KL = 1
 LDM_AUTOENCODER_VQ = 2
 
+# ldm_prediction_t
+LDM_PREDICTION_EPSILON = 0
+LDM_PREDICTION_SAMPLE = 1
+LDM_PREDICTION_V = 2
+
+# Bits of ldm_model_info_t.components
+LDM_COMPONENT_AUTOENCODER = 1
+LDM_COMPONENT_UNET = 2
+
+# ldm_sampler_t
+LDM_SAMPLER_DDIM = 0
+LDM_SAMPLER_PLMS = 1
+LDM_SAMPLER_DDPM = 2
+LDM_SAMPLER_EULER = 3
+LDM_SAMPLER_EULER_A = 4
+LDM_SAMPLER_HEUN = 5
+LDM_SAMPLER_DPMPP_2M = 6
+LDM_SAMPLER_DPMPP_2M_KARRAS = 7
+
 # C enums are passed as int.
 ldm_status_t = c_int
 ldm_log_level_t = c_int
 ldm_type_t = c_int
 ldm_autoencoder_kind_t = c_int
+ldm_prediction_t = c_int
+ldm_sampler_t = c_int
 
 
 # Opaque handles: only ever used through pointers.
@@ -64,6 +85,10 @@ class ldm_ctx_t(Structure):
     pass
 
 
+class ldm_cond_t(Structure):
+    pass
+
+
 class ldm_model_info_t(Structure):
     _fields_ = [
         ("struct_size", c_size_t),
@@ -73,6 +98,13 @@ class ldm_model_info_t(Structure):
         ("scale_factor", c_float),
         ("weight_type", ldm_type_t),
         ("n_params", c_uint64),
+        ("components", c_uint32),
+        ("unet_in_channels", c_int32),
+        ("unet_out_channels", c_int32),
+        ("context_dim", c_int32),
+        ("n_classes", c_int32),
+        ("sample_size", c_int32),
+        ("prediction", ldm_prediction_t),
     ]
 
 
@@ -94,10 +126,34 @@ class ldm_encode_params_t(Structure):
 # typedef void (*ldm_log_fn)(ldm_log_level_t level, const char *message, void *user);
 ldm_log_fn = ctypes.CFUNCTYPE(None, ldm_log_level_t, c_char_p, c_void_p)
 
+# typedef bool (*ldm_progress_fn)(int32_t step, int32_t n_steps, void *user);
+ldm_progress_fn = ctypes.CFUNCTYPE(c_bool, c_int32, c_int32, c_void_p)
+
+
+class ldm_sample_params_t(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("sampler", ldm_sampler_t),
+        ("steps", c_int32),
+        ("guidance", c_float),
+        ("eta", c_float),
+        ("seed", c_uint64),
+        ("width", c_int32),
+        ("height", c_int32),
+        ("latent_width", c_int32),
+        ("latent_height", c_int32),
+        ("init_latent", POINTER(ldm_tensor_t)),
+        ("strength", c_float),
+        ("progress", ldm_progress_fn),
+        ("progress_user", c_void_p),
+    ]
+
+
 _tensor_p = POINTER(ldm_tensor_t)
 _image_p = POINTER(ldm_image_t)
 _model_p = POINTER(ldm_model_t)
 _ctx_p = POINTER(ldm_ctx_t)
+_cond_p = POINTER(ldm_cond_t)
 
 # (name, restype, argtypes)
 _PROTOTYPES = [
@@ -157,6 +213,19 @@ _PROTOTYPES = [
     # void ldm_ctx_cancel(ldm_ctx_t *ctx);
     ("ldm_ctx_cancel", None, [_ctx_p]),
 
+    # ldm_status_t ldm_cond_new(ldm_cond_t **out);
+    ("ldm_cond_new", ldm_status_t, [POINTER(_cond_p)]),
+    # ldm_status_t ldm_cond_set_context(ldm_cond_t *cond, const ldm_tensor_t *context);
+    ("ldm_cond_set_context", ldm_status_t, [_cond_p, _tensor_p]),
+    # ldm_status_t ldm_cond_set_class(ldm_cond_t *cond, int32_t label);
+    ("ldm_cond_set_class", ldm_status_t, [_cond_p, c_int32]),
+    # ldm_status_t ldm_cond_set_concat(ldm_cond_t *cond, const ldm_tensor_t *channels);
+    ("ldm_cond_set_concat", ldm_status_t, [_cond_p, _tensor_p]),
+    # ldm_status_t ldm_cond_set_vector(ldm_cond_t *cond, const ldm_tensor_t *vector);
+    ("ldm_cond_set_vector", ldm_status_t, [_cond_p, _tensor_p]),
+    # void ldm_cond_free(ldm_cond_t *cond);
+    ("ldm_cond_free", None, [_cond_p]),
+
     # void ldm_encode_params_init(ldm_encode_params_t *params);
     ("ldm_encode_params_init", None, [POINTER(ldm_encode_params_t)]),
     # ldm_status_t ldm_encode(ldm_ctx_t *ctx, const ldm_image_t *image, const ldm_encode_params_t *params,
@@ -166,6 +235,12 @@ _PROTOTYPES = [
     ("ldm_decode", ldm_status_t, [_ctx_p, _tensor_p, POINTER(_image_p)]),
     # ldm_status_t ldm_decode_float(ldm_ctx_t *ctx, const ldm_tensor_t *latent, ldm_tensor_t **image);
     ("ldm_decode_float", ldm_status_t, [_ctx_p, _tensor_p, POINTER(_tensor_p)]),
+
+    # void ldm_sample_params_init(ldm_sample_params_t *params);
+    ("ldm_sample_params_init", None, [POINTER(ldm_sample_params_t)]),
+    # ldm_status_t ldm_sample(ldm_ctx_t *ctx, const ldm_sample_params_t *params, const ldm_cond_t *cond,
+    #                         const ldm_cond_t *uncond, ldm_tensor_t **latent);
+    ("ldm_sample", ldm_status_t, [_ctx_p, POINTER(ldm_sample_params_t), _cond_p, _cond_p, POINTER(_tensor_p)]),
 ]
 
 

@@ -1,10 +1,11 @@
-"""What users touch: Model (numpy in, numpy out), LDMError, PNG I/O, version and logging.
+"""What users touch: Model (numpy in, numpy out), SAMPLERS, LDMError, PNG I/O, version and logging.
 
 Every input is checked here before a pointer reaches the library, every library object made
 during a call is freed before the call returns, and results are copied into numpy arrays first.
 """
 import ctypes
 import dataclasses
+import math
 import os
 import threading
 from contextlib import contextmanager
@@ -17,6 +18,14 @@ _AUTOENCODER_KINDS = {_capi.LDM_AUTOENCODER_NONE: None, _capi.LDM_AUTOENCODER_KL
                       _capi.LDM_AUTOENCODER_VQ: "vq"}
 _WEIGHT_TYPES = {_capi.LDM_TYPE_F32: "f32", _capi.LDM_TYPE_F16: "f16", _capi.LDM_TYPE_BF16: "bf16",
                  _capi.LDM_TYPE_Q8_0: "q8_0"}
+_PREDICTIONS = {_capi.LDM_PREDICTION_EPSILON: "epsilon", _capi.LDM_PREDICTION_SAMPLE: "sample",
+                _capi.LDM_PREDICTION_V: "v_prediction"}
+_COMPONENTS = {_capi.LDM_COMPONENT_AUTOENCODER: "autoencoder", _capi.LDM_COMPONENT_UNET: "unet"}
+_SAMPLER_IDS = {"ddpm": _capi.LDM_SAMPLER_DDPM, "ddim": _capi.LDM_SAMPLER_DDIM, "plms": _capi.LDM_SAMPLER_PLMS,
+                "euler": _capi.LDM_SAMPLER_EULER, "euler_a": _capi.LDM_SAMPLER_EULER_A,
+                "heun": _capi.LDM_SAMPLER_HEUN, "dpmpp_2m": _capi.LDM_SAMPLER_DPMPP_2M,
+                "dpmpp_2m_karras": _capi.LDM_SAMPLER_DPMPP_2M_KARRAS}
+SAMPLERS = list(_SAMPLER_IDS)  # the names Model.sample accepts, each the diffusers scheduler of ldm.h
 _INT32_MAX = 2**31 - 1
 
 
@@ -45,6 +54,13 @@ class ModelInfo:
     scale_factor: float  # latent = scale_factor * z
     weight_type: str  # "f32", "f16", "bf16" or "q8_0": the type most weights are stored in
     n_params: int
+    components: frozenset  # of "autoencoder", "unet": what the file holds
+    unet_in_channels: int  # latent channels + concat channels; 0 without a UNet
+    unet_out_channels: int
+    context_dim: int  # cross-attention width; 0: the UNet takes no context
+    n_classes: int  # class labels the UNet takes; 0: none
+    sample_size: int  # the native latent side; 0: not known
+    prediction: str  # what the UNet predicts: "epsilon", "sample" or "v_prediction"
 
 
 # ---- numpy <-> library objects ------------------------------------------------------------
@@ -107,20 +123,88 @@ def _pixels(image, allowed_channels):
     return np.ascontiguousarray(a)
 
 
-def _latent(latent):
-    """`latent` as a C-contiguous, finite float32 [C, h, w] array (a non-finite latent can only
-    decode to garbage, so it is refused early)."""
-    if latent is None:
-        raise ValueError("latent is None")
-    a = np.asarray(latent)
+def _floats(value, name, layout):
+    """`value` as a C-contiguous, finite float32 array with one dimension per name in `layout`
+    (a non-finite input can only give garbage out, so it is refused early)."""
+    if value is None:
+        raise ValueError(f"{name} is None")
+    a = np.asarray(value)
     if not np.issubdtype(a.dtype, np.floating):
-        raise ValueError(f"latent must be a float array, got {a.dtype}")
-    if a.ndim != 3:
-        raise ValueError(f"latent must be [C, h, w], got shape {a.shape}")
+        raise ValueError(f"{name} must be a float array, got {a.dtype}")
+    if a.ndim != len(layout):
+        raise ValueError(f"{name} must be [{', '.join(layout)}], got shape {a.shape}")
     a = np.ascontiguousarray(a, dtype=np.float32)
     if not np.isfinite(a).all():
-        raise ValueError("latent has NaN or infinite values")
+        raise ValueError(f"{name} has NaN or infinite values")
     return a
+
+
+def _latent(latent, name="latent"):
+    """A latent (or concat channels) as _floats [C, h, w]."""
+    return _floats(latent, name, ("C", "h", "w"))
+
+
+def _int(value, name, low, high):
+    """`value` as a Python int in [low, high]; ValueError otherwise (bools are not ints here)."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
+def _real(value, name):
+    """`value` as a finite Python float; ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Side:
+    """One side of a sample, what an ldm_cond_t holds: checked, arrays in float32."""
+
+    context: np.ndarray | None
+    class_label: int | None
+    concat: np.ndarray | None
+    vector: np.ndarray | None
+
+
+def _optional(convert, value, *args):
+    """convert(value, *args), or None for an argument left out."""
+    return None if value is None else convert(value, *args)
+
+
+def _new_cond(side, owned):
+    """An ldm_cond_t holding `side`. It is appended to `owned` as soon as it exists, and so is
+    every tensor made for it, so that the caller's finally frees them even when a setter fails."""
+    lib = _capi.lib()
+    cond = ctypes.POINTER(_capi.ldm_cond_t)()
+    _check(lib.ldm_cond_new(ctypes.byref(cond)))
+    owned.append((lib.ldm_cond_free, cond))
+    for values, setter in ((side.context, lib.ldm_cond_set_context), (side.concat, lib.ldm_cond_set_concat),
+                           (side.vector, lib.ldm_cond_set_vector)):
+        if values is not None:
+            tensor = _new_tensor(values)
+            owned.append((lib.ldm_tensor_free, tensor))
+            _check(setter(cond, tensor))
+    if side.class_label is not None:
+        _check(lib.ldm_cond_set_class(cond, side.class_label))
+    return cond
+
+
+def _progress_callback(fn, failure):
+    """A ctypes progress function calling fn(step, n_steps). An exception must not unwind
+    through the library's frames: it is stored in `failure` and the run is cancelled, so that
+    the caller can re-raise it once ldm_sample has returned."""
+    def call(step, n_steps, _user):
+        try:
+            result = fn(int(step), int(n_steps))
+            return result is None or bool(result)
+        except BaseException as e:  # KeyboardInterrupt too: it is re-raised after the call
+            failure.append(e)
+            return False
+
+    return _capi.ldm_progress_fn(call)
 
 
 # ---- the model ------------------------------------------------------------------------------
@@ -129,7 +213,7 @@ class Model:
     """A loaded model and one context to run it.
 
     Use it from one thread at a time (calls on one Model are serialised by a lock); cancel()
-    may be called from any thread while another runs encode or decode.
+    may be called from any thread while another runs encode, decode or sample.
     """
 
     def __init__(self, path, threads=None):
@@ -169,6 +253,13 @@ class Model:
             scale_factor=raw.scale_factor,
             weight_type=_WEIGHT_TYPES.get(raw.weight_type, raw.weight_type),
             n_params=raw.n_params,
+            components=frozenset(name for bit, name in _COMPONENTS.items() if raw.components & bit),
+            unet_in_channels=raw.unet_in_channels,
+            unet_out_channels=raw.unet_out_channels,
+            context_dim=raw.context_dim,
+            n_classes=raw.n_classes,
+            sample_size=raw.sample_size,
+            prediction=_PREDICTIONS.get(raw.prediction, raw.prediction),
         )
 
     @contextmanager
@@ -184,12 +275,10 @@ class Model:
         float32 [C, H/f, W/f]. sample: KL models draw from the posterior with noise equal to
         torch.randn after manual_seed(seed) instead of taking its mean."""
         pixels = _pixels(image, (3,))
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**64:
-            raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
         params = _capi.ldm_encode_params_t()
         self._lib.ldm_encode_params_init(ctypes.byref(params))
         params.sample = bool(sample)
-        params.seed = int(seed)
+        params.seed = _int(seed, "seed", 0, 2**64 - 1)
         with self._running() as ctx:
             image_c = latent_c = None
             try:
@@ -226,9 +315,105 @@ class Model:
                     self._lib.ldm_tensor_free(result)
                 self._lib.ldm_tensor_free(latent_c)
 
+    def sample(self, cond=None, uncond=None, class_label=None, steps=50, sampler="ddim", guidance=1.0, eta=0.0,
+               seed=0, width=None, height=None, latent_shape=None, progress=None, init_latent=None, strength=0.8,
+               concat=None, uncond_concat=None, vector=None, uncond_class_label=None):
+        """Runs the UNet's denoising loop -> scaled latent, float32 [C, h, w].
+
+        cond: the cross-attention context, float [n_tokens, dim], for models that take one;
+        class_label (int), concat (extra input channels, float [C, h, w]) and vector (float [dim])
+        complete the conditioned side where the model needs them.
+        uncond, uncond_class_label, uncond_concat: the unconditional side of classifier-free
+        guidance, needed when guidance != 1. Giving any of them makes that side; it takes
+        `concat` when uncond_concat is None, and always the same `vector`.
+        sampler: one of ldm.SAMPLERS; steps, eta (DDIM/DDPM noise) and seed (the noise equals
+        torch.randn after manual_seed(seed)) as in diffusers.
+        Size: width and height in pixels (models with an autoencoder), or latent_shape (C, h, w),
+        or neither for the model's native size.
+        init_latent (float [C, h, w]) and strength in (0, 1]: start from that latent noised to
+        that fraction of the schedule (img2img) instead of pure noise.
+        progress: fn(step, n_steps) called after every step; returning False cancels (LDMError
+        with status LDM_ERR_CANCELLED), an exception it raises cancels and is re-raised here."""
+        if not isinstance(sampler, str) or sampler not in _SAMPLER_IDS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress must be a callable or None, got {type(progress).__name__}")
+        params = _capi.ldm_sample_params_t()
+        self._lib.ldm_sample_params_init(ctypes.byref(params))
+        params.sampler = _SAMPLER_IDS[sampler]
+        params.steps = _int(steps, "steps", 1, _INT32_MAX)
+        params.guidance = _real(guidance, "guidance")
+        params.eta = _real(eta, "eta")
+        params.seed = _int(seed, "seed", 0, 2**64 - 1)
+        params.strength = _real(strength, "strength")
+        if not 0 < params.strength <= 1:
+            raise ValueError(f"strength must be in (0, 1], got {strength!r}")
+        self._set_size(params, width, height, latent_shape)
+        start = _optional(_latent, init_latent, "init_latent")
+        shared_concat = _optional(_latent, concat, "concat")
+        shared_vector = _optional(_floats, vector, "vector", ("dim",))
+        positive = _Side(_optional(_floats, cond, "cond", ("n_tokens", "dim")),
+                         _optional(_int, class_label, "class_label", 0, _INT32_MAX), shared_concat, shared_vector)
+        negative = None
+        if uncond is not None or uncond_class_label is not None or uncond_concat is not None:
+            negative = _Side(_optional(_floats, uncond, "uncond", ("n_tokens", "dim")),
+                             _optional(_int, uncond_class_label, "uncond_class_label", 0, _INT32_MAX),
+                             shared_concat if uncond_concat is None else _latent(uncond_concat, "uncond_concat"),
+                             shared_vector)
+        failure = []  # what the progress callback raised, re-raised once ldm_sample returns
+        callback = None  # the ctypes function: referenced here until ldm_sample has returned
+        if progress is not None:
+            callback = _progress_callback(progress, failure)
+            params.progress = callback
+        with self._running() as ctx:
+            owned = []  # (free function, object), freed in reverse order
+            latent_c = ctypes.POINTER(_capi.ldm_tensor_t)()
+            try:
+                if start is not None:
+                    init_c = _new_tensor(start)
+                    owned.append((self._lib.ldm_tensor_free, init_c))
+                    params.init_latent = init_c  # not copied by the library: freed after the call
+                cond_c = _new_cond(positive, owned)
+                uncond_c = None if negative is None else _new_cond(negative, owned)
+                status = self._lib.ldm_sample(ctx, ctypes.byref(params), cond_c, uncond_c, ctypes.byref(latent_c))
+                if failure:
+                    raise failure[0]
+                _check(status)
+                return _tensor_to_numpy(latent_c)
+            finally:
+                self._lib.ldm_tensor_free(latent_c)
+                for free, obj in reversed(owned):
+                    free(obj)
+
+    def _set_size(self, params, width, height, latent_shape):
+        """Fills params' pixel or latent size from sample()'s arguments (zeros: native size)."""
+        if latent_shape is not None:
+            if width is not None or height is not None:
+                raise ValueError("give width and height or latent_shape, not both")
+            if not isinstance(latent_shape, (tuple, list)) or len(latent_shape) != 3:
+                raise ValueError(f"latent_shape must be (C, h, w), got {latent_shape!r}")
+            c, h, w = (_int(n, "latent_shape", 1, _INT32_MAX) for n in latent_shape)
+            if "unet" in self.info.components and c != self.info.unet_out_channels:
+                raise ValueError(f"latent_shape has {c} channels, the UNet outputs {self.info.unet_out_channels}")
+            params.latent_height, params.latent_width = h, w
+        elif width is not None or height is not None:
+            if width is None or height is None:
+                raise ValueError("give both width and height, or neither")
+            params.width = _int(width, "width", 1, _INT32_MAX)
+            params.height = _int(height, "height", 1, _INT32_MAX)
+
+    def generate(self, *args, **kwargs):
+        """sample() with the same arguments, decoded -> RGB uint8 [H, W, 3]. Needs a model with
+        an autoencoder (checked first, so that no sampling time is wasted)."""
+        if "autoencoder" not in self.info.components:
+            raise ValueError("this model has no autoencoder to decode with: use sample()")
+        return self.decode(self.sample(*args, **kwargs))
+
     def cancel(self):
-        """Asks a running encode/decode (on another thread) to stop; it raises LDMError with
-        status LDM_ERR_CANCELLED soon after. Does nothing once closed."""
+        """Asks a running encode, decode or sample (on another thread) to stop; it raises
+        LDMError with status LDM_ERR_CANCELLED soon after. Does nothing once closed, nor before
+        a call starts (the library clears the request when a call begins). Takes no run lock,
+        so it never waits for the call it cancels."""
         with self._handle_lock:
             if self._ctx is not None:
                 self._lib.ldm_ctx_cancel(self._ctx)
