@@ -41,9 +41,43 @@ def vae_decode(impl, model, size, threads, repeats):
     return times, out
 
 
+def unet_call(impl, model, size, threads, repeats):
+    """One UNet call at batch 2 (classifier-free guidance) on a [4, size, size] latent with
+    a 77 x 768 context. libldm runs it as a 1-step DDIM sample with guidance: one UNet call."""
+    rng = np.random.RandomState(0)
+    x = rng.standard_normal((4, size, size)).astype(np.float32)
+    cond, uncond = (rng.standard_normal((77, 768)).astype(np.float32) for _ in range(2))
+    if impl == "diffusers":
+        import torch
+        from diffusers import UNet2DConditionModel
+        torch.set_num_threads(threads)
+        unet = UNet2DConditionModel.from_pretrained(model, low_cpu_mem_usage=False).eval()
+        xb = torch.from_numpy(np.stack([x, x]))
+        ctx = torch.from_numpy(np.stack([uncond, cond]))
+        t = torch.tensor([500, 500])
+
+        def run():
+            with torch.no_grad():
+                return unet(xb, t, encoder_hidden_states=ctx).sample.numpy()
+    else:
+        sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+        import ldm
+        m = ldm.Model(model, threads=threads)
+
+        def run():
+            return m.sample(cond=cond, uncond=uncond, guidance=7.5, steps=1, latent_shape=(4, size, size))
+    run()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = run()
+        times.append(time.perf_counter() - t)
+    return times, out
+
+
 def main():
     args = json.loads(sys.argv[1])
-    job = {"vae_decode": vae_decode}[args.pop("job")]
+    job = {"vae_decode": vae_decode, "unet_call": unet_call}[args.pop("job")]
     out_path = args.pop("output", None)
     times, out = job(**args)
     if out_path:

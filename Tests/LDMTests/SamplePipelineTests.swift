@@ -21,6 +21,18 @@ final class SamplePipelineTests: XCTestCase {
         }
     }
 
+    /// The pipeline converted to GGUF (F16, lossless here) carries the scheduler config: a
+    /// different schedule would change the sample.
+    func testConvertedPipelineSamplesIdentically() throws {
+        var o = SampleOptions()
+        o.steps = 5
+        o.seed = 3
+        let folder = try Context(model: try Model(path: fixture("ldm_uncond")), threads: 2).sample(o, cond: nil, uncond: nil)
+        let gguf = Context(model: try Model(path: fixture("ldm_uncond.f16.gguf")), threads: 2)
+        XCTAssertEqual(gguf.model.store.metadata["ldm.schedule.beta_start"]?.double, 0.0015)
+        XCTAssertEqual(try gguf.sample(o, cond: nil, uncond: nil).array, folder.array)
+    }
+
     func unetOnly() throws -> (Context, Conditioning, Conditioning) {
         let ctx = Context(model: try Model(path: fixture("unet_sd1.compvis.safetensors")), threads: 2)
         var rng = TorchRandom(seed: 9)
@@ -46,6 +58,19 @@ final class SamplePipelineTests: XCTestCase {
         u.guidance = 1
         let zero = try ctx.sample(o, cond: cond, uncond: uncond), plain = try ctx.sample(u, cond: uncond, uncond: nil)
         XCTAssertClose(zero, plain, 1e-5, "guidance 0 = unconditional")
+    }
+
+    /// A whole guided, ancestral run is bitwise the same on 1 and 2 threads.
+    func testThreadCountDoesNotChangeSamples() throws {
+        let (one, cond, uncond) = try unetOnly()
+        let two = Context(model: one.model, threads: 2), single = Context(model: one.model, threads: 1)
+        var o = SampleOptions()
+        o.sampler = .euler_a
+        o.steps = 3
+        o.latentSize = [16, 16]
+        o.guidance = 3
+        let a = try single.sample(o, cond: cond, uncond: uncond), b = try two.sample(o, cond: cond, uncond: uncond)
+        XCTAssertTrue(a.array.elementsEqual(b.array) { $0.bitPattern == $1.bitPattern })
     }
 
     func testConditioningErrors() throws {

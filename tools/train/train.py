@@ -41,6 +41,41 @@ class Log:
         self.f.flush()
 
 
+class Threads:
+    """Picks 1 or `max_threads` torch threads, re-measured all the time. On this shared 2-core box
+    a second OpenMP thread is a loss whenever the other core is busy (the nice'd thread stalls
+    every barrier: up to 5x slower steps); otherwise 2 threads are ~1.8x faster. Every `period`
+    steps, and right after a step much slower than usual, `probe` steps run with the other
+    setting; the faster recent median wins."""
+
+    def __init__(self, max_threads, period=50, probe=2):
+        self.opts = [max_threads, 1] if max_threads > 1 else [1]
+        self.best, self.period, self.probe = self.opts[0], period, probe
+        self.times = {o: [] for o in self.opts}
+        self.cur, self.force = None, 0
+
+    def before(self, step):
+        other = [o for o in self.opts if o != self.best]
+        probing = other and (self.force > 0 or step % self.period >= self.period - self.probe)
+        want = other[0] if probing else self.best
+        self.force = max(0, self.force - 1) if probing else self.force
+        if want != self.cur:
+            torch.set_num_threads(want)
+            self.cur = want
+        self.t0 = time.time()
+
+    def after(self):
+        dt = time.time() - self.t0
+        ts = self.times[self.cur]
+        if self.cur == self.best and len(ts) >= 4 and dt > 2.0 * float(np.median(ts)) and len(self.opts) > 1:
+            self.force = self.probe
+        ts.append(dt)
+        del ts[:-10]
+        med = {o: float(np.median(v[-self.probe:] if o != self.best else v[-5:])) for o, v in self.times.items() if v}
+        if len(med) == len(self.opts):
+            self.best = min(med, key=med.get)
+
+
 def atomic_save(obj, path):
     torch.save(obj, path + ".tmp")
     os.replace(path + ".tmp", path)
@@ -115,7 +150,9 @@ def train_ae(a, out, log):
         log(f"[ae] resumed at step {step} ({elapsed / 60:.1f} min done)")
     log(f"[ae] params {C.n_params(ae):,} (encoder {C.n_params(ae.encoder):,}, decoder {C.n_params(ae.decoder):,})")
     t_last, t0, acc = time.time(), time.time(), []
+    thr = Threads(a.threads)
     while step < a.ae_steps:
+        thr.before(step)
         lr = lr_at(step, a.ae_steps, a.ae_lr, 200)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -134,6 +171,7 @@ def train_ae(a, out, log):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(ae.parameters(), 1e4)
         opt.step()
+        thr.after()
         step += 1
         acc.append(((rec - x).abs().mean().item(), kl.item()))
         if step % a.log_every == 0 or step == a.ae_steps:
@@ -141,7 +179,7 @@ def train_ae(a, out, log):
             l1, klv = np.mean(acc, 0)
             acc = []
             log(f"[ae] step {step}/{a.ae_steps} l1 {l1:.4f} kl {klv:.1f} lr {lr:.2e} "
-                f"{(now - t0) / a.log_every:.3f}s/step elapsed {(elapsed + now - t_last) / 60:.1f}min")
+                f"{(now - t0) / a.log_every:.3f}s/step threads {thr.best} elapsed {(elapsed + now - t_last) / 60:.1f}min")
             t0 = now
         if time.time() - t_last > a.ckpt_every or step == a.ae_steps:
             elapsed += time.time() - t_last
@@ -178,7 +216,9 @@ def cache_latents(a, out, log, tok):
         means[:start], stds[:start], toks[:start] = z["means"][:start], z["stds"][:start], z["toks"][:start]
         log(f"[latents] resumed at {start}")
     t_ck = time.time()
+    thr = Threads(a.threads, period=6, probe=1)
     for k in range(start, N, chunk):
+        thr.before(k // chunk)
         n = min(chunk, N - k)
         imgs, caps = D.make_batch((a.seed, 2), n, split="train", start=k)
         for j in range(0, n, 256):
@@ -187,6 +227,7 @@ def cache_latents(a, out, log, tok):
             means[k + j:k + j + len(mean)] = mean.numpy()
             stds[k + j:k + j + len(mean)] = torch.exp(0.5 * logvar).numpy()
         toks[k:k + n] = C.tokenize(tok, caps).numpy()
+        thr.after()
         if time.time() - t_ck > a.ckpt_every:
             np.savez(part + ".tmp.npz", means=means, stds=stds, toks=toks, done=k + n)
             os.replace(part + ".tmp.npz", part)
@@ -258,7 +299,9 @@ def train_ldm(a, out, log, tok):
     t_last, t0, acc = time.time(), time.time(), []
     unet.train()
     bert.train()
+    thr = Threads(a.threads)
     while step < a.steps:
+        thr.before(step)
         lr = lr_at(step, a.steps, a.lr, a.warmup)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -282,20 +325,23 @@ def train_ldm(a, out, log, tok):
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(params, a.clip)
         opt.step()
-        step += 1
         decay = min(a.ema, (1 + step) / (10 + step))
         ema_update(ema_params, params, decay)
+        thr.after()
+        step += 1
         acc.append((per.mean().item(), loss.item(), float(gn)))
         if step % a.log_every == 0 or step == a.steps:
             now = time.time()
             mse, wl, gnm = np.mean(acc, 0)
             acc = []
             log(f"[ldm] step {step}/{a.steps} mse {mse:.4f} wloss {wl:.4f} gnorm {gnm:.2f} lr {lr:.2e} "
-                f"{(now - t0) / a.log_every:.3f}s/step elapsed {(elapsed + now - t_last) / 60:.1f}min")
+                f"{(now - t0) / a.log_every:.3f}s/step threads {thr.best} elapsed {(elapsed + now - t_last) / 60:.1f}min")
             t0 = now
         if a.eval_every and (step % a.eval_every == 0) and step < a.steps:
             from sample import run_eval
 
+            torch.set_num_threads(thr.best)
+            thr.cur = thr.best
             te = time.time()
             rep = run_eval(dict(vae=ae, bert=ema_bert, tokenizer=tok, unet=ema_unet), None, n=a.eval_n,
                            steps=20, guidance=a.guidance, seed=0)
@@ -342,7 +388,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2,
+                    help="at most this many torch threads (1 is used while it measures faster)")
     ap.add_argument("--no-bf16", dest="bf16", action="store_false",
                     help="train in fp32 (default: bf16 autocast for matmuls/convs, fp32 weights)")
     ap.add_argument("--ckpt-every", type=float, default=240.0, help="seconds between checkpoints")

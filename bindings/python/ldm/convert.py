@@ -21,7 +21,10 @@ from . import gguf_writer
 COMPONENT_PREFIXES = {
     "vae": "first_stage_model.",
     "vqvae": "first_stage_model.",
+    "unet": "model.diffusion_model.",
 }
+# The component folder a lone diffusers component stands for, by its class.
+CLASS_ROLES = {"AutoencoderKL": "vae", "VQModel": "vae", "UNet2DConditionModel": "unet", "UNet2DModel": "unet"}
 
 _FLOAT_DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16}
 
@@ -70,9 +73,12 @@ def collect(src):
             metadata["ldm.config.model_index"] = _read_config(index)
             components = [c for c in COMPONENT_PREFIXES if os.path.isdir(os.path.join(src, c))]
             folders = [(c, os.path.join(src, c)) for c in components]
+            scheduler = os.path.join(src, "scheduler", "scheduler_config.json")
+            if os.path.exists(scheduler):
+                metadata["ldm.config.scheduler"] = _read_config(scheduler)
         else:
             cls = json.loads(_read_config(os.path.join(src, "config.json"))).get("_class_name", "")
-            role = {"AutoencoderKL": "vae", "VQModel": "vae"}.get(cls)
+            role = CLASS_ROLES.get(cls)
             if role is None:
                 raise SystemExit(f"ldm-convert: {src}: component class {cls or '(none)'} is not supported")
             folders = [(role, src)]
