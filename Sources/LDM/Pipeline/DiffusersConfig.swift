@@ -7,6 +7,8 @@ enum DiffusersConfig {
         case .autoencoder: try autoencoder(config, what, store)
         case .unet: try unet(config, what, store)
         case .scheduler: scheduler(config, store)
+        case .clipText, .bert: textEncoder(config, store)
+        case .tokenizer: break
         }
     }
 
@@ -54,6 +56,16 @@ enum DiffusersConfig {
         if let f = config["flip_sin_to_cos"]?.bool { store.metadata[UNetConfig.flipKey] = .bool(f) }
         if let s = config["freq_shift"]?.double { store.metadata[UNetConfig.freqShiftKey] = .double(s) }
         if let s = config["sample_size"]?.int ?? config["sample_size"]?.ints?.first { store.metadata[UNetConfig.sampleSizeKey] = .int(s) }
+    }
+
+    /// A transformers text encoder config: what the weights cannot tell.
+    private static func textEncoder(_ config: MetaValue, _ store: TensorStore) {
+        if let h = config["num_attention_heads"]?.int ?? config["encoder_attention_heads"]?.int {
+            store.metadata["ldm.text.heads"] = .int(h)
+        }
+        if let d = config["head_dim"]?.int { store.metadata["ldm.text.head_dim"] = .int(d) }
+        if let a = config["hidden_act"]?.string ?? config["activation_function"]?.string { store.metadata["ldm.text.hidden_act"] = .string(a) }
+        if let e = config["layer_norm_eps"]?.double { store.metadata["ldm.text.norm_eps"] = .double(e) }
     }
 
     private static func perLevel(_ v: MetaValue) -> [Int]? { v.int.map { [$0] } ?? v.ints }

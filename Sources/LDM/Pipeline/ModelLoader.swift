@@ -4,13 +4,20 @@
 /// naming), or a diffusers folder (one component with config.json, or a pipeline with
 /// model_index.json). Configs that shapes cannot replace become metadata (DiffusersConfig).
 enum ModelLoader {
-    enum Role { case autoencoder, unet, scheduler }
+    enum Role { case autoencoder, unet, clipText, bert, scheduler, tokenizer }
 
-    static let prefixes: [Role: String] = [.autoencoder: "first_stage_model.", .unet: "model.diffusion_model."]
+    /// Where each component's tensors live in a single-file checkpoint (the text encoders as
+    /// SD1 names CLIP's, and LDM-BERT under a name of its own).
+    static let prefixes: [Role: String] = [.autoencoder: "first_stage_model.", .unet: "model.diffusion_model.",
+                                           .clipText: "cond_stage_model.transformer.", .bert: "cond_stage_model.bert."]
+    static let textEncoderPrefix = "cond_stage_model."
     /// Folder names of diffusers pipelines (the converter keeps them as ldm.config.<name>).
-    static let folderRoles: [String: Role] = ["vae": .autoencoder, "vqvae": .autoencoder, "unet": .unet, "scheduler": .scheduler]
+    static let folderRoles: [String: Role] = ["vae": .autoencoder, "vqvae": .autoencoder, "unet": .unet, "text_encoder": .clipText,
+                                              "bert": .bert, "scheduler": .scheduler, "tokenizer": .tokenizer]
+    /// Component classes (diffusers' _class_name, or transformers' architectures[0]).
     static let classRoles: [String: Role] = ["AutoencoderKL": .autoencoder, "VQModel": .autoencoder,
-                                             "UNet2DConditionModel": .unet, "UNet2DModel": .unet]
+                                             "UNet2DConditionModel": .unet, "UNet2DModel": .unet,
+                                             "CLIPTextModel": .clipText, "LDMBertModel": .bert]
 
     static func load(_ path: String) throws -> TensorStore {
         let store = TensorStore()
@@ -95,9 +102,12 @@ enum ModelLoader {
             let index = try readJSON(dir + "/model_index.json")
             var found = false
             for (folder, role) in folderRoles where index[folder] != nil && isDirectory(dir + "/" + folder) {
-                if role == .scheduler {
+                switch role {
+                case .scheduler:
                     try DiffusersConfig.apply(role, try readJSON(dir + "/scheduler/scheduler_config.json"), what: dir, into: store)
-                } else {
+                case .tokenizer:
+                    store.tokenizerFolder = dir + "/" + folder
+                default:
                     try loadComponent(dir + "/" + folder, into: store)
                     found = true
                 }
@@ -112,7 +122,7 @@ enum ModelLoader {
 
     static func loadComponent(_ dir: String, into store: TensorStore) throws {
         let config = try readJSON(dir + "/config.json")
-        let cls = config["_class_name"]?.string ?? ""
+        let cls = config["_class_name"]?.string ?? config["architectures"]?.strings?.first ?? ""
         guard let role = classRoles[cls] else {
             throw LDMError.unsupported("\(dir): component class \(cls.isEmpty ? "(none)" : cls) is not supported")
         }

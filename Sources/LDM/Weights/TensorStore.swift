@@ -3,6 +3,8 @@
 public final class TensorStore {
     public private(set) var tensors: [String: WeightTensor] = [:]
     public var metadata: [String: MetaValue] = [:]
+    /// A transformers tokenizer folder found beside the weights (a pipeline's tokenizer/).
+    public var tokenizerFolder: String?
 
     public init() {}
 

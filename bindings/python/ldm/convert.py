@@ -2,10 +2,12 @@
 
 The GGUF file is a faithful container: every float tensor of the source under its source name
 (components of a diffusers folder get the CompVis prefix of their role), each component's
-config as JSON text under `ldm.config.<component>`, weights stored in the chosen type.
+config as JSON text under `ldm.config.<component>` (a CompVis yaml under ldm.config.compvis),
+the tokenizer's vocabulary under tokenizer.ggml.*, and the weights in the chosen type.
 libldm interprets names and configs exactly as it does when it reads the source directly.
 
-Sources: a .safetensors checkpoint, a diffusers folder (pipeline or single component).
+Sources: .safetensors and .ckpt checkpoints (a .ckpt is read with torch.load(weights_only=True),
+which never runs code from the file), and diffusers folders (a pipeline or one component).
 """
 import argparse
 import json
@@ -22,9 +24,12 @@ COMPONENT_PREFIXES = {
     "vae": "first_stage_model.",
     "vqvae": "first_stage_model.",
     "unet": "model.diffusion_model.",
+    "text_encoder": "cond_stage_model.transformer.",
+    "bert": "cond_stage_model.bert.",
 }
 # The component folder a lone diffusers component stands for, by its class.
-CLASS_ROLES = {"AutoencoderKL": "vae", "VQModel": "vae", "UNet2DConditionModel": "unet", "UNet2DModel": "unet"}
+CLASS_ROLES = {"AutoencoderKL": "vae", "VQModel": "vae", "UNet2DConditionModel": "unet", "UNet2DModel": "unet",
+               "CLIPTextModel": "text_encoder", "LDMBertModel": "bert"}
 
 _FLOAT_DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16}
 
@@ -48,6 +53,24 @@ def read_safetensors(path):
     return out
 
 
+def read_ckpt(path, ema=True):
+    """{name: float32 array} from a PyTorch checkpoint, loaded without unpickling code. With
+    `ema`, the UNet's EMA weights (model_ema.*) replace its training weights, as CompVis's
+    sampling scripts use them."""
+    import torch
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict):
+        raise SystemExit(f"ldm-convert: {path} holds no state dict")
+    tensors = {k: v for k, v in state.items() if hasattr(v, "dtype") and v.is_floating_point()}
+    if ema:
+        for k in [k for k in tensors if k.startswith("model.diffusion_model.")]:
+            shadow = "model_ema." + k[len("model."):].replace(".", "")
+            if shadow in tensors:
+                tensors[k] = tensors[shadow]
+    return {k: v.float().numpy() for k, v in tensors.items() if not k.startswith("model_ema.")}
+
+
 def _weights_file(folder):
     for name in ("diffusion_pytorch_model.safetensors", "model.safetensors", "diffusion_pytorch_model.fp16.safetensors"):
         p = os.path.join(folder, name)
@@ -63,7 +86,56 @@ def _read_config(path):
     return text
 
 
-def collect(src):
+def _token_id(config, key, vocab):
+    """The id of a special token named in a tokenizer config (a string or {"content": ...})."""
+    v = config.get(key)
+    if isinstance(v, dict):
+        v = v.get("content")
+    return vocab.get(v) if isinstance(v, str) else None
+
+
+def tokenizer_metadata(folder):
+    """GGUF tokenizer keys from a transformers tokenizer folder: CLIP byte-level BPE
+    (vocab.json + merges.txt) or BERT WordPiece (vocab.txt)."""
+    config = {}
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        p = os.path.join(folder, name)
+        if os.path.exists(p):
+            with open(p) as f:
+                config.update(json.load(f))
+    meta = {}
+    if os.path.exists(os.path.join(folder, "vocab.json")):
+        with open(os.path.join(folder, "vocab.json")) as f:
+            vocab = json.load(f)
+        with open(os.path.join(folder, "merges.txt")) as f:
+            merges = [line.rstrip("\n") for line in f if line.strip() and not line.startswith("#version")]
+        meta["tokenizer.ggml.model"] = "clip"
+        meta["tokenizer.ggml.merges"] = merges
+        specials = {"bos_token": "tokenizer.ggml.bos_token_id", "eos_token": "tokenizer.ggml.eos_token_id",
+                    "pad_token": "tokenizer.ggml.padding_token_id", "unk_token": "tokenizer.ggml.unknown_token_id"}
+    elif os.path.exists(os.path.join(folder, "vocab.txt")):
+        with open(os.path.join(folder, "vocab.txt"), encoding="utf-8") as f:
+            vocab = {line.rstrip("\n"): i for i, line in enumerate(f)}
+        meta["tokenizer.ggml.model"] = "bert"
+        meta["ldm.tokenizer.lowercase"] = bool(config.get("do_lower_case", True))
+        specials = {"cls_token": "tokenizer.ggml.bos_token_id", "sep_token": "tokenizer.ggml.eos_token_id",
+                    "pad_token": "tokenizer.ggml.padding_token_id", "unk_token": "tokenizer.ggml.unknown_token_id"}
+    else:
+        raise SystemExit(f"ldm-convert: {folder} has neither vocab.json + merges.txt nor vocab.txt")
+    tokens = sorted(vocab, key=vocab.get)
+    if [vocab[t] for t in tokens] != list(range(len(tokens))):
+        raise SystemExit(f"ldm-convert: {folder}: token ids are not 0 ... n-1")
+    meta["tokenizer.ggml.tokens"] = tokens
+    for key, gguf_key in specials.items():
+        i = _token_id(config, key, vocab)
+        if i is not None:
+            meta[gguf_key] = i
+    if isinstance(config.get("model_max_length"), int) and config["model_max_length"] < 1 << 20:
+        meta["ldm.tokenizer.max_length"] = config["model_max_length"]
+    return meta
+
+
+def collect(src, config=None, tokenizer=None, ema=True):
     """(tensors {name: array}, metadata {key: value}) for a source path."""
     metadata = {"general.architecture": "ldm", "general.name": os.path.basename(os.path.normpath(src))}
     tensors = {}
@@ -71,13 +143,15 @@ def collect(src):
         index = os.path.join(src, "model_index.json")
         if os.path.exists(index):
             metadata["ldm.config.model_index"] = _read_config(index)
-            components = [c for c in COMPONENT_PREFIXES if os.path.isdir(os.path.join(src, c))]
-            folders = [(c, os.path.join(src, c)) for c in components]
+            folders = [(c, os.path.join(src, c)) for c in COMPONENT_PREFIXES if os.path.isdir(os.path.join(src, c))]
             scheduler = os.path.join(src, "scheduler", "scheduler_config.json")
             if os.path.exists(scheduler):
                 metadata["ldm.config.scheduler"] = _read_config(scheduler)
+            if tokenizer is None and os.path.isdir(os.path.join(src, "tokenizer")):
+                tokenizer = os.path.join(src, "tokenizer")
         else:
-            cls = json.loads(_read_config(os.path.join(src, "config.json"))).get("_class_name", "")
+            cls = json.loads(_read_config(os.path.join(src, "config.json"))).get("_class_name")
+            cls = cls or json.loads(_read_config(os.path.join(src, "config.json"))).get("architectures", [""])[0]
             role = CLASS_ROLES.get(cls)
             if role is None:
                 raise SystemExit(f"ldm-convert: {src}: component class {cls or '(none)'} is not supported")
@@ -88,8 +162,17 @@ def collect(src):
                 tensors[COMPONENT_PREFIXES[role] + name] = a
     elif src.endswith(".safetensors"):
         tensors = read_safetensors(src)
+    elif src.endswith((".ckpt", ".pt", ".pth")):
+        tensors = read_ckpt(src, ema)
     else:
-        raise SystemExit(f"ldm-convert: {src}: expected a .safetensors file or a diffusers folder")
+        raise SystemExit(f"ldm-convert: {src}: expected a .safetensors or .ckpt file or a diffusers folder")
+    if config:
+        import yaml
+        with open(config) as f:
+            spec = yaml.safe_load(f)
+        metadata["ldm.config.compvis"] = json.dumps(spec.get("model", spec))
+    if tokenizer:
+        metadata.update(tokenizer_metadata(tokenizer))
     return tensors, metadata
 
 
@@ -98,14 +181,14 @@ def storage_type(name, shape, requested):
     Q8_0 only where each row is whole 32-element blocks."""
     if len(shape) < 2 or requested == "f32":
         return "f32"
-    if "embed" in name or requested != "q8_0":
+    if "embed" in name or "emb." in name or name.endswith("emb.weight") or requested != "q8_0":
         return "f16" if requested == "q8_0" else requested
     row = int(np.prod(shape[1:]))
     return "q8_0" if row % gguf_writer.QK8_0 == 0 else "f16"
 
 
-def convert(src, out, type_name):
-    tensors, metadata = collect(src)
+def convert(src, out, type_name, config=None, tokenizer=None, ema=True):
+    tensors, metadata = collect(src, config, tokenizer, ema)
     if not tensors:
         raise SystemExit(f"ldm-convert: {src}: no float tensors found")
     metadata["ldm.file_type"] = type_name
@@ -120,11 +203,14 @@ def convert(src, out, type_name):
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="ldm-convert", description="Convert a checkpoint to a libldm GGUF file.")
-    p.add_argument("src", help="a .safetensors checkpoint or a diffusers folder")
+    p.add_argument("src", help="a .safetensors or .ckpt checkpoint, or a diffusers folder")
     p.add_argument("-o", "--output", required=True, help="the .gguf file to write")
     p.add_argument("--type", default="f16", choices=sorted(gguf_writer.TYPE_IDS), help="weight type (default f16)")
+    p.add_argument("--config", help="the CompVis yaml of an LDM zoo checkpoint (architecture, schedule, conditioning)")
+    p.add_argument("--tokenizer", help="a tokenizer folder (vocab.json + merges.txt, or vocab.txt) to embed")
+    p.add_argument("--no-ema", dest="ema", action="store_false", help="keep a .ckpt's training weights, not its EMA")
     args = p.parse_args(argv)
-    n = convert(args.src, args.output, args.type)
+    n = convert(args.src, args.output, args.type, args.config, args.tokenizer, args.ema)
     print(f"ldm-convert: wrote {n} tensors to {args.output} ({os.path.getsize(args.output) / 1e6:.1f} MB)", file=sys.stderr)
 
 
