@@ -13,7 +13,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CLDM", path: "Sources/CLDM"),
-        .target(name: "LDM", dependencies: ["CBLAS", "CPNG"]),
+        // Vectorised element-wise kernels, AVX2+FMA chosen at run time (baseline x86-64 build).
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "LDM", dependencies: ["CBLAS", "CPNG", "CKernels"]),
         // Only the C exports live here. The Swift runtime is linked statically, lld keeps the
         // dynamic symbol table clean, and the version script exports ldm_* alone.
         .target(
@@ -26,6 +28,7 @@ let package = Package(
                 "-Xlinker", "-soname=libldm.so.0",
             ])]
         ),
+        .executableTarget(name: "ldm-kernel-bench", dependencies: ["LDM"], path: "Sources/LDMKernelBench"),
         .testTarget(name: "LDMTests", dependencies: ["LDM"]),
     ]
 )

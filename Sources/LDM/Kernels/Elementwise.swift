@@ -1,4 +1,4 @@
-import Glibc
+import CKernels
 
 /// x += y, element by element (residual connections).
 public func addInPlace(_ x: Tensor, _ y: Tensor, ws: Workspace) {
@@ -13,19 +13,16 @@ public func addInPlace(_ x: Tensor, _ y: Tensor, ws: Workspace) {
 public func siluInPlace(_ x: Tensor, ws: Workspace) {
     let a = x.data
     parallelRanges(x.count, threads: ws.threads) { r in
-        for i in r { a[i] = siluf(a[i]) }
+        ck_silu(a + r.lowerBound, r.count)
     }
 }
-
-/// Exact (erf) GELU.
-@inline(__always) func geluf(_ v: Float) -> Float { 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
 
 /// GEGLU: x [rows, 2n] holds [a | gate] per row; y [rows, n] = a * gelu(gate).
 public func geglu(_ x: UnsafePointer<Float>, rows: Int, n: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
     parallelRanges(rows, threads: threads) { rs in
         for r in rs {
-            let a = x + r * 2 * n, gate = a + n, out = y + r * n
-            for i in 0..<n { out[i] = a[i] * geluf(gate[i]) }
+            let a = x + r * 2 * n
+            ck_geglu(a, a + n, y + r * n, n)
         }
     }
 }

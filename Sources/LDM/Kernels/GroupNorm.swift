@@ -1,4 +1,4 @@
-import Glibc
+import CKernels
 
 /// GroupNorm over x [N, C, ...]: each group of C/groups channels is one contiguous span in
 /// NCHW, normalised with its mean and biased variance (sums in Double, so large spans stay
@@ -27,12 +27,7 @@ public func groupNorm(_ x: Tensor, groups: Int, gamma: [Float], beta: [Float], e
                         let cc = g * perGroup + ch
                         let scale = Float(rstd) * gp[cc]
                         let shift = bp[cc] - Float(mean) * scale
-                        let s = src + ch * spatial, d = dst + ch * spatial
-                        if silu {
-                            for i in 0..<spatial { d[i] = siluf(s[i] * scale + shift) }
-                        } else {
-                            for i in 0..<spatial { d[i] = s[i] * scale + shift }
-                        }
+                        ck_affine(src + ch * spatial, dst + ch * spatial, spatial, scale, shift, silu ? 1 : 0)
                     }
                 }
             }
@@ -40,5 +35,3 @@ public func groupNorm(_ x: Tensor, groups: Int, gamma: [Float], beta: [Float], e
     }
     return y
 }
-
-@inline(__always) func siluf(_ v: Float) -> Float { v / (1 + expf(-v)) }

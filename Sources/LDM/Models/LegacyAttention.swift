@@ -42,13 +42,11 @@ struct LegacyAttention {
             (qs, ks, vs, stride, offsets) = (try q!(h, ws), try k!(h, ws), try v!(h, ws), ch, (0, 0, 0))
         }
         for b in 0..<x.shape[0] {
-            for j in 0..<heads {
-                try attention(q: AttnMatrix(qs.item(b) + (j * stride + offsets.0) * t, ld: t, channelMajor: true),
-                              k: AttnMatrix(ks.item(b) + (j * stride + offsets.1) * t, ld: t, channelMajor: true),
-                              v: AttnMatrix(vs.item(b) + (j * stride + offsets.2) * t, ld: t, channelMajor: true),
-                              out: o.item(b) + j * ch * t, outLd: t, outChannelMajor: true,
-                              tq: t, tk: t, d: ch, scale: 1 / Float(ch).squareRoot(), ws: ws)
-            }
+            try attention(q: AttnMatrix(qs.item(b) + offsets.0 * t, ld: t, channelMajor: true),
+                          k: AttnMatrix(ks.item(b) + offsets.1 * t, ld: t, channelMajor: true),
+                          v: AttnMatrix(vs.item(b) + offsets.2 * t, ld: t, channelMajor: true),
+                          out: o.item(b), outLd: t, outChannelMajor: true, heads: heads, headStride: stride * t,
+                          outHeadStride: ch * t, tq: t, tk: t, d: ch, scale: 1 / Float(ch).squareRoot(), ws: ws)
         }
         let y = try proj(o, ws)
         addInPlace(y, x, ws: ws)

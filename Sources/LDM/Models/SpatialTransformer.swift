@@ -23,13 +23,11 @@ struct CrossAttention {
         let o = try Tensor([n, t, inner])
         let scale = 1 / Float(dh).squareRoot()
         for b in 0..<n {
-            for h in 0..<heads {
-                try attention(q: AttnMatrix(qt.item(b) + h * dh, ld: inner, channelMajor: false),
-                              k: AttnMatrix(kt.item(b) + h * dh, ld: inner, channelMajor: false),
-                              v: AttnMatrix(vt.item(b) + h * dh, ld: inner, channelMajor: false),
-                              out: o.item(b) + h * dh, outLd: inner, outChannelMajor: false,
-                              tq: t, tk: tc, d: dh, scale: scale, ws: ws)
-            }
+            try attention(q: AttnMatrix(qt.item(b), ld: inner, channelMajor: false),
+                          k: AttnMatrix(kt.item(b), ld: inner, channelMajor: false),
+                          v: AttnMatrix(vt.item(b), ld: inner, channelMajor: false),
+                          out: o.item(b), outLd: inner, outChannelMajor: false, heads: heads, headStride: dh,
+                          tq: t, tk: tc, d: dh, scale: scale, ws: ws)
         }
         return try out(o, ws)
     }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// The UNet's ResBlock (CompVis openaimodel): GN-SiLU-conv, the time embedding added per
 /// channel (or as scale and shift around the second norm), GN-SiLU-conv, plus a skip. The
 /// resblock_updown variants resample both paths after the first norm.
@@ -51,8 +53,8 @@ struct UNetResBlock {
                 let scale = e.data + b * 2 * c, shift = scale + c
                 parallelRanges(c, threads: ws.threads) { cs in
                     for ch in cs {
-                        let p = h.item(b) + ch * plane, s = 1 + scale[ch], t = shift[ch]
-                        for i in 0..<plane { p[i] = siluf(p[i] * s + t) }
+                        let p = h.item(b) + ch * plane
+                        ck_affine(p, p, plane, 1 + scale[ch], shift[ch], 1)
                     }
                 }
             }

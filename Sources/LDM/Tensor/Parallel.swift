@@ -5,12 +5,19 @@ import Dispatch
 /// thread count.
 @inline(__always)
 public func parallelRanges(_ n: Int, threads: Int, _ body: (Range<Int>) -> Void) {
+    parallelChunks(n, threads: threads) { _, r in body(r) }
+}
+
+/// As parallelRanges, also passing each range's worker index (0 ..< parts), for per-worker
+/// scratch.
+@inline(__always)
+public func parallelChunks(_ n: Int, threads: Int, _ body: (Int, Range<Int>) -> Void) {
     let parts = min(max(threads, 1), n)
     if parts <= 1 {
-        if n > 0 { body(0..<n) }
+        if n > 0 { body(0, 0..<n) }
         return
     }
     DispatchQueue.concurrentPerform(iterations: parts) { p in
-        body((n * p / parts)..<(n * (p + 1) / parts))
+        body(p, (n * p / parts)..<(n * (p + 1) / parts))
     }
 }

@@ -1,0 +1,62 @@
+// ldm-kernel-bench: libldm's kernels at Stable Diffusion 1.5 shapes, in GFLOP/s next to the
+// machine's single-call sgemm rate at the same thread count (the practical ceiling).
+//   swift run -c release ldm-kernel-bench [threads]
+import Glibc
+import LDM
+
+func now() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// Best of `repeats` timed runs after a warm-up.
+func best(_ repeats: Int = 3, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var b = Double.infinity
+    for _ in 0..<repeats {
+        let t = now()
+        try body()
+        b = min(b, now() - t)
+    }
+    return b
+}
+
+func random(_ shape: [Int], seed: UInt64) throws -> Tensor {
+    var r = TorchRandom(seed: seed)
+    return try r.normal(shape)
+}
+
+let threads = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 2 : 2
+let ws = Workspace(threads: threads)
+func report(_ name: String, _ flop: Double, _ seconds: Double) {
+    let pad = String(repeating: " ", count: max(0, 44 - name.count))
+    let ms = (seconds * 1e4).rounded() / 10, rate = (flop / seconds / 1e8).rounded() / 10
+    print(name + pad + "\(ms) ms  \(rate) GFLOP/s")
+}
+
+print("libldm kernels, \(threads) threads")
+let a = try random([320, 2880], seed: 1), bm = try random([2880, 4096], seed: 2), c = try Tensor([320, 4096])
+report("sgemm 320x4096x2880", 2.0 * 320 * 4096 * 2880, best {
+    BLAS.gemm(m: 320, n: 4096, k: 2880, a: a.data, lda: 2880, b: bm.data, ldb: 4096, c: c.data, ldc: 4096, threads: threads)
+})
+for (ch, side) in [(320, 64), (640, 32), (1280, 16)] {
+    let x = try random([2, ch, side, side], seed: 3), w = try random([ch, ch * 9], seed: 4)
+    report("conv3x3 \(ch)->\(ch) @\(side)x\(side) batch 2", 2.0 * 2 * Double(ch * ch * 9 * side * side), try best {
+        _ = try conv2d(x, weight: w.data, bias: nil, outChannels: ch, geometry: ConvGeometry(kernel: 3), ws: ws)
+    })
+}
+for (t, tk, dh) in [(4096, 4096, 40), (4096, 77, 40), (1024, 1024, 80)] {
+    let q = try random([t, 8 * dh], seed: 5), k = try random([tk, 8 * dh], seed: 6), v = try random([tk, 8 * dh], seed: 7)
+    let o = try Tensor([t, 8 * dh])
+    report("attention 8 heads x \(dh), \(t) x \(tk) tokens", 4.0 * Double(t * tk * 8 * dh), try best {
+        try attention(q: AttnMatrix(q.data, ld: 8 * dh, channelMajor: false), k: AttnMatrix(k.data, ld: 8 * dh, channelMajor: false),
+                      v: AttnMatrix(v.data, ld: 8 * dh, channelMajor: false), out: o.data, outLd: 8 * dh, outChannelMajor: false,
+                      heads: 8, headStride: dh, tq: t, tk: tk, d: dh, scale: 0.15, ws: ws)
+    })
+}
+let g = try random([2, 320, 64, 64], seed: 8)
+let gamma = [Float](repeating: 1, count: 320), beta = [Float](repeating: 0, count: 320)
+report("groupnorm+silu 2x320x64x64 (GB/s as GFLOP)", 2.0 * 4 * Double(g.count), try best {
+    _ = try groupNorm(g, groups: 32, gamma: gamma, beta: beta, eps: 1e-5, silu: true, ws: ws)
+})
