@@ -17,7 +17,7 @@ int main(int argc, char **argv) {
     ldm_image_t *in = NULL, *out = NULL;
     ldm_tensor_t *latent = NULL;
     ldm_encode_params_t params;
-    ldm_encode_params_init(&params);
+    ldm_encode_params_init(&params, sizeof params);
     if (argc == 6) {
         params.sample = true;
         params.seed = strtoull(argv[5], NULL, 10);

@@ -30,8 +30,10 @@
  *   - Everything the library allocates is released by the matching ldm_*_free(), which
  *     accepts NULL. Objects hold what they need: a context keeps its model alive, so the two
  *     may be freed in either order.
- *   - Params structs start with struct_size; fill them with their ldm_*_params_init(). A NULL
- *     params pointer means the defaults. New fields are only ever added at the end.
+ *   - Params structs start with struct_size. Fill one with its init function, passing the size
+ *     your program was compiled with: ldm_sample_params_init(&p, sizeof p). The library fills
+ *     and later reads only that many bytes, so programs built against an older header keep
+ *     working. A NULL params pointer means the defaults. New fields are only added at the end.
  *   - Images are 8-bit, interleaved (HWC), RGB unless stated. Latents and other float data
  *     are ldm_tensor_t: fp32, row-major, a latent is [C, h, w].
  *   - The library never prints, aborts or exits; it reports through status codes and, if one
@@ -155,6 +157,9 @@ typedef enum ldm_prediction {
 /* Bits of ldm_model_info_t.components. */
 #define LDM_COMPONENT_AUTOENCODER 1u
 #define LDM_COMPONENT_UNET 2u
+#define LDM_COMPONENT_TEXT_ENCODER 4u    /* CLIP, OpenCLIP or LDM-BERT */
+#define LDM_COMPONENT_TOKENIZER 8u       /* its vocabulary, from the model file or beside it */
+#define LDM_COMPONENT_CLASS_EMBEDDER 16u /* class labels as a cross-attention context */
 
 typedef struct ldm_model_info {
     size_t struct_size;                 /* set by the caller: sizeof(ldm_model_info_t) */
@@ -171,6 +176,7 @@ typedef struct ldm_model_info {
     int32_t n_classes;                  /* class labels the UNet takes; 0: none */
     int32_t sample_size;                /* the native latent side; 0: not known */
     ldm_prediction_t prediction;
+    int32_t text_max_length;            /* tokens per text window (77); 0: no text encoder */
 } ldm_model_info_t;
 
 /* Maps a model: a .gguf file, a .safetensors checkpoint (CompVis/SD key names, or a bare or
@@ -189,7 +195,7 @@ typedef struct ldm_ctx_params {
     int32_t n_threads; /* 0: one per online CPU */
 } ldm_ctx_params_t;
 
-void ldm_ctx_params_init(ldm_ctx_params_t *params);
+void ldm_ctx_params_init(ldm_ctx_params_t *params, size_t struct_size);
 ldm_status_t ldm_ctx_new(ldm_model_t *model, const ldm_ctx_params_t *params, ldm_ctx_t **out);
 void ldm_ctx_free(ldm_ctx_t *ctx);
 
@@ -215,6 +221,20 @@ ldm_status_t ldm_cond_set_concat(ldm_cond_t *cond, const ldm_tensor_t *channels)
 ldm_status_t ldm_cond_set_vector(ldm_cond_t *cond, const ldm_tensor_t *vector);
 void ldm_cond_free(ldm_cond_t *cond);
 
+/* A prompt encoded by the model's tokenizer and text encoder into a conditioning. Prompts longer
+ * than one window (77 tokens with the start and end tokens) are not cut: they are encoded in
+ * windows of 75 tokens whose contexts are concatenated, as popular UIs do. */
+ldm_status_t ldm_cond_text(ldm_ctx_t *ctx, const char *prompt, ldm_cond_t **out);
+
+/* The model's own unconditional conditioning, for guidance: the empty prompt for text models,
+ * the "no class" label for class-embedding models, an empty conditioning for unconditional ones. */
+ldm_status_t ldm_cond_uncond(ldm_ctx_t *ctx, ldm_cond_t **out);
+
+/* The token ids the text encoder sees for `prompt`: one window of text_max_length ids per 75
+ * tokens (start, tokens, end, padding). Writes up to `capacity` ids and sets *n_ids to the full
+ * count (call with capacity 0 to ask). */
+ldm_status_t ldm_tokenize(ldm_ctx_t *ctx, const char *prompt, int32_t *ids, int32_t capacity, int32_t *n_ids);
+
 /* ---- operations -------------------------------------------------------------------------- */
 
 typedef struct ldm_encode_params {
@@ -223,7 +243,7 @@ typedef struct ldm_encode_params {
     uint64_t seed; /* for sample: the noise equals torch.randn with manual_seed(seed) */
 } ldm_encode_params_t;
 
-void ldm_encode_params_init(ldm_encode_params_t *params);
+void ldm_encode_params_init(ldm_encode_params_t *params, size_t struct_size);
 
 /* RGB image (sides multiples of the downsampling factor) -> scaled latent [C, h, w]. */
 ldm_status_t ldm_encode(ldm_ctx_t *ctx, const ldm_image_t *image, const ldm_encode_params_t *params,
@@ -266,9 +286,13 @@ typedef struct ldm_sample_params {
     float strength;                  /* ... noised to this fraction of the schedule, (0, 1]: 0.8 */
     ldm_progress_fn progress;        /* NULL: none */
     void *progress_user;
+    const ldm_image_t *init_image;   /* img2img from an image (sides multiples of the factor; not copied):
+                                        encoded as diffusers' img2img pipeline does, drawing the
+                                        posterior sample and the noise from one seeded stream. Its
+                                        size sets the latent size; strength applies. */
 } ldm_sample_params_t;
 
-void ldm_sample_params_init(ldm_sample_params_t *params);
+void ldm_sample_params_init(ldm_sample_params_t *params, size_t struct_size);
 
 /* Runs the denoising loop and returns the scaled latent [C, h, w]. `uncond` (may be NULL)
  * is the unconditional side of classifier-free guidance, required when guidance != 1. */

@@ -17,9 +17,9 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-from fixtures import autoencoders, pipelines, randn, samplers, unets  # noqa: E402
+from fixtures import autoencoders, pipelines, randn, samplers, text_encoders, tokenizers, unets  # noqa: E402
 
-FAMILIES = [autoencoders, randn, unets, pipelines, samplers]
+FAMILIES = [autoencoders, randn, unets, samplers, text_encoders, tokenizers, pipelines]  # pipelines last: they reuse the tokenizer vocabulary
 
 
 def main():

@@ -46,3 +46,32 @@ public func ldm_cond_set_class(_ cond: OpaquePointer?, _ label: Int32) -> ldm_st
         try object(cond, "cond", as: Conditioning.self).classLabel = Int(label)
     }
 }
+
+@_cdecl("ldm_cond_text")
+public func ldm_cond_text(_ ctx: OpaquePointer?, _ prompt: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> ldm_status_t {
+    create(out) {
+        try object(ctx, "ctx", as: Context.self).textConditioning(String(cString: try arg(prompt, "prompt")))
+    }
+}
+
+@_cdecl("ldm_cond_uncond")
+public func ldm_cond_uncond(_ ctx: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> ldm_status_t {
+    create(out) { try object(ctx, "ctx", as: Context.self).unconditional() }
+}
+
+@_cdecl("ldm_tokenize")
+public func ldm_tokenize(_ ctx: OpaquePointer?, _ prompt: UnsafePointer<CChar>?, _ ids: UnsafeMutablePointer<Int32>?,
+                         _ capacity: Int32, _ count: UnsafeMutablePointer<Int32>?) -> ldm_status_t {
+    call {
+        let c = try object(ctx, "ctx", as: Context.self)
+        let count = try arg(count, "n_ids")
+        guard capacity >= 0 else { throw LDMError.invalidArgument("capacity \(capacity) is negative") }
+        let all = try c.tokenWindows(String(cString: try arg(prompt, "prompt"))).joined()
+        guard all.count <= Int(Int32.max) else { throw LDMError.invalidArgument("the prompt is too long") }
+        count.pointee = Int32(all.count)
+        if capacity > 0 {
+            let ids = try arg(ids, "ids")
+            for (i, id) in all.prefix(Int(capacity)).enumerated() { ids[i] = Int32(id) }
+        }
+    }
+}

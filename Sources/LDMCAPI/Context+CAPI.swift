@@ -2,9 +2,11 @@ import CLDM
 import Glibc
 import LDM
 
+private let ctxDefaults = ldm_ctx_params_t(struct_size: MemoryLayout<ldm_ctx_params_t>.size, n_threads: 0)
+
 @_cdecl("ldm_ctx_params_init")
-public func ldm_ctx_params_init(_ p: UnsafeMutablePointer<ldm_ctx_params_t>?) {
-    p?.pointee = ldm_ctx_params_t(struct_size: MemoryLayout<ldm_ctx_params_t>.size, n_threads: 0)
+public func ldm_ctx_params_init(_ p: UnsafeMutablePointer<ldm_ctx_params_t>?, _ size: Int) {
+    fill(p, size: size, ctxDefaults)
 }
 
 @_cdecl("ldm_ctx_new")
@@ -12,9 +14,7 @@ public func ldm_ctx_new(_ model: OpaquePointer?, _ p: UnsafePointer<ldm_ctx_para
                         _ out: UnsafeMutablePointer<OpaquePointer?>?) -> ldm_status_t {
     create(out) {
         let m = try object(model, "model", as: Model.self)
-        var defaults = ldm_ctx_params_t()
-        ldm_ctx_params_init(&defaults)
-        let params = try params(p, defaults, size: \.struct_size, "params")
+        let params = try params(p, ctxDefaults, size: \.struct_size, "params")
         guard params.n_threads >= 0, params.n_threads <= 1024 else {
             throw LDMError.invalidArgument("n_threads must be 0 (all CPUs) to 1024, not \(params.n_threads)")
         }
@@ -33,9 +33,11 @@ public func ldm_ctx_cancel(_ ctx: OpaquePointer?) {
     peek(ctx, as: Context.self)?.ws.cancel()
 }
 
+private let encodeDefaults = ldm_encode_params_t(struct_size: MemoryLayout<ldm_encode_params_t>.size, sample: false, seed: 0)
+
 @_cdecl("ldm_encode_params_init")
-public func ldm_encode_params_init(_ p: UnsafeMutablePointer<ldm_encode_params_t>?) {
-    p?.pointee = ldm_encode_params_t(struct_size: MemoryLayout<ldm_encode_params_t>.size, sample: false, seed: 0)
+public func ldm_encode_params_init(_ p: UnsafeMutablePointer<ldm_encode_params_t>?, _ size: Int) {
+    fill(p, size: size, encodeDefaults)
 }
 
 @_cdecl("ldm_encode")
@@ -44,9 +46,7 @@ public func ldm_encode(_ ctx: OpaquePointer?, _ image: OpaquePointer?, _ p: Unsa
     create(out) {
         let c = try object(ctx, "ctx", as: Context.self)
         let img = try object(image, "image", as: Image.self)
-        var defaults = ldm_encode_params_t()
-        ldm_encode_params_init(&defaults)
-        let params = try params(p, defaults, size: \.struct_size, "params")
+        let params = try params(p, encodeDefaults, size: \.struct_size, "params")
         return try c.encode(img, sample: params.sample, seed: params.seed)
     }
 }
@@ -65,15 +65,19 @@ public func ldm_decode_float(_ ctx: OpaquePointer?, _ latent: OpaquePointer?, _ 
     }
 }
 
+private let sampleDefaults: ldm_sample_params_t = {
+    var p = ldm_sample_params_t()
+    p.struct_size = MemoryLayout<ldm_sample_params_t>.size
+    p.sampler = LDM_SAMPLER_DDIM
+    p.steps = 50
+    p.guidance = 1
+    p.strength = 0.8
+    return p
+}()
+
 @_cdecl("ldm_sample_params_init")
-public func ldm_sample_params_init(_ p: UnsafeMutablePointer<ldm_sample_params_t>?) {
-    guard let p else { return }
-    p.pointee = ldm_sample_params_t()
-    p.pointee.struct_size = MemoryLayout<ldm_sample_params_t>.size
-    p.pointee.sampler = LDM_SAMPLER_DDIM
-    p.pointee.steps = 50
-    p.pointee.guidance = 1
-    p.pointee.strength = 0.8
+public func ldm_sample_params_init(_ p: UnsafeMutablePointer<ldm_sample_params_t>?, _ size: Int) {
+    fill(p, size: size, sampleDefaults)
 }
 
 /// ldm_sampler_t values in declaration order.
@@ -84,9 +88,7 @@ public func ldm_sample(_ ctx: OpaquePointer?, _ p: UnsafePointer<ldm_sample_para
                        _ uncond: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> ldm_status_t {
     create(out) {
         let c = try object(ctx, "ctx", as: Context.self)
-        var defaults = ldm_sample_params_t()
-        ldm_sample_params_init(&defaults)
-        let params = try params(p, defaults, size: \.struct_size, "params")
+        let params = try params(p, sampleDefaults, size: \.struct_size, "params")
         let kind = Int(params.sampler.rawValue)
         guard kind < samplers.count else { throw LDMError.invalidArgument("unknown sampler \(kind)") }
         var o = SampleOptions()
@@ -99,6 +101,10 @@ public func ldm_sample(_ ctx: OpaquePointer?, _ p: UnsafePointer<ldm_sample_para
             o.latentSize = [Int(params.latent_height), Int(params.latent_width)]
         } else {
             o.latentSize = try c.latentSize(width: Int(params.width), height: Int(params.height))
+        }
+        if params.init_image != nil {
+            o.initImage = try object(params.init_image, "init_image", as: Image.self)
+            o.strength = params.strength
         }
         if params.init_latent != nil {
             o.initLatent = try object(params.init_latent, "init_latent", as: Tensor.self)

@@ -36,6 +36,9 @@ public func ldm_model_info(_ model: OpaquePointer?, _ info: UnsafeMutablePointer
         }
         full.n_params = UInt64(m.store.parameterCount)
         full.components = (m.autoencoder != nil ? LDM_COMPONENT_AUTOENCODER : 0) | (m.unet != nil ? LDM_COMPONENT_UNET : 0)
+            | (m.textEncoder != nil ? LDM_COMPONENT_TEXT_ENCODER : 0) | (m.tokenizer != nil ? LDM_COMPONENT_TOKENIZER : 0)
+            | (m.classEmbedder != nil ? LDM_COMPONENT_CLASS_EMBEDDER : 0)
+        full.text_max_length = Int32(m.textEncoder?.maxLength ?? 0)
         if let u = m.unet?.config {
             full.unet_in_channels = Int32(u.inChannels)
             full.unet_out_channels = Int32(u.outChannels)

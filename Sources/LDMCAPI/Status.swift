@@ -53,6 +53,17 @@ func arg<T>(_ p: T?, _ name: String) throws -> T {
     return p
 }
 
+/// Fills the first `size` bytes of a caller's params struct (compiled against a header whose
+/// struct may be older and smaller) with the defaults, and records that size in struct_size.
+func fill<T>(_ p: UnsafeMutablePointer<T>?, size: Int, _ defaults: T) {
+    guard let p, size >= MemoryLayout<Int>.size else { return }
+    var d = defaults
+    withUnsafeBytes(of: &d) { src in
+        UnsafeMutableRawPointer(p).copyMemory(from: src.baseAddress!, byteCount: min(size, src.count))
+    }
+    UnsafeMutableRawPointer(p).storeBytes(of: size, as: Int.self)
+}
+
 /// Reads a caller's params struct: NULL gives `defaults`; a struct_size smaller than the
 /// fields we know is an old caller, whose missing fields keep their defaults.
 func params<T>(_ p: UnsafePointer<T>?, _ defaults: T, size: KeyPath<T, Int>, _ name: String) throws -> T {

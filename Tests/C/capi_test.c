@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L /* nanosleep under -std=c99 */
 #include <ldm.h>
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +50,8 @@ static void test_basics(void) {
     ldm_ctx_cancel(NULL);
     CHECK(ldm_tensor_ndim(NULL) == 0 && ldm_tensor_data(NULL) == NULL && ldm_tensor_count(NULL) == 0);
     CHECK(ldm_image_width(NULL) == 0 && ldm_image_data(NULL) == NULL);
-    ldm_ctx_params_init(NULL);
-    ldm_encode_params_init(NULL);
+    ldm_ctx_params_init(NULL, 0);
+    ldm_encode_params_init(NULL, 0);
 }
 
 static void test_objects(void) {
@@ -145,13 +146,13 @@ static void test_round_trip(const char *model_name, int size) {
     CHECK(old.downsample_factor == (int32_t)0xABABABAB);
 
     ldm_ctx_params_t cp;
-    ldm_ctx_params_init(&cp);
+    ldm_ctx_params_init(&cp, sizeof cp);
     cp.n_threads = -1;
     ldm_ctx_t *ctx = NULL;
     CHECK(ldm_ctx_new(model, &cp, &ctx) == LDM_ERR_INVALID_ARGUMENT && ctx == NULL);
     cp.struct_size = 0;
     CHECK(ldm_ctx_new(model, &cp, &ctx) == LDM_ERR_INVALID_ARGUMENT);
-    ldm_ctx_params_init(&cp);
+    ldm_ctx_params_init(&cp, sizeof cp);
     cp.n_threads = 1;
     ldm_ctx_t *one = NULL;
     CHECK(ldm_ctx_new(model, &cp, &one) == LDM_OK);
@@ -165,10 +166,10 @@ static void test_round_trip(const char *model_name, int size) {
     CHECK(ldm_encode(NULL, img, NULL, &latent) == LDM_ERR_INVALID_ARGUMENT);
     CHECK(ldm_encode(ctx, NULL, NULL, &latent) == LDM_ERR_INVALID_ARGUMENT);
     ldm_encode_params_t ep;
-    ldm_encode_params_init(&ep);
+    ldm_encode_params_init(&ep, sizeof ep);
     ep.struct_size = 3;
     CHECK(ldm_encode(ctx, img, &ep, &latent) == LDM_ERR_INVALID_ARGUMENT);
-    ldm_encode_params_init(&ep);
+    ldm_encode_params_init(&ep, sizeof ep);
     CHECK(ldm_encode(ctx, img, &ep, &latent) == LDM_OK);
     CHECK(ldm_encode(one, img, NULL, &latent1) == LDM_OK);
     int64_t n = ldm_tensor_count(latent);
@@ -247,7 +248,7 @@ struct cancel_job {
 static void *long_sample(void *arg) {
     struct cancel_job *job = arg;
     ldm_sample_params_t p;
-    ldm_sample_params_init(&p);
+    ldm_sample_params_init(&p, sizeof p);
     p.steps = 900;
     p.latent_width = p.latent_height = 64;
     ldm_tensor_t *out = NULL;
@@ -269,7 +270,7 @@ static void test_sample(void) {
     CHECK(info.sample_size == 8 && info.prediction == LDM_PREDICTION_EPSILON);
 
     ldm_sample_params_t p;
-    ldm_sample_params_init(&p);
+    ldm_sample_params_init(&p, sizeof p);
     CHECK(p.sampler == LDM_SAMPLER_DDIM && p.steps == 50 && p.guidance == 1.0f);
     p.steps = 4;
     ldm_tensor_t *a = NULL, *b = NULL;
@@ -307,6 +308,21 @@ static void test_sample(void) {
     p.guidance = 3;
     CHECK(ldm_sample(ctx, &p, NULL, NULL, &none) == LDM_ERR_INVALID_ARGUMENT);
     p.guidance = 1;
+
+    /* a caller built against an older header, whose struct ends before init_image: only its
+     * bytes are written by init and read by ldm_sample */
+    {
+        union { ldm_sample_params_t p; unsigned char bytes[sizeof(ldm_sample_params_t) + 16]; } old;
+        size_t old_size = offsetof(ldm_sample_params_t, init_image);
+        memset(old.bytes, 0xAB, sizeof old.bytes);
+        ldm_sample_params_init(&old.p, old_size);
+        CHECK(old.p.struct_size == old_size && old.p.steps == 50);
+        for (size_t i = old_size; i < sizeof old.bytes; i++) CHECK(old.bytes[i] == 0xAB);
+        old.p.steps = 2;
+        ldm_tensor_t *o = NULL;
+        CHECK(ldm_sample(ctx, &old.p, NULL, NULL, &o) == LDM_OK); /* 0xAB.. past the end is not an image */
+        ldm_tensor_free(o);
+    }
 
     /* the progress callback sees every step and can cancel */
     int stop_after = 100;

@@ -79,17 +79,38 @@ def _components(m):
     return [lab == v for v in np.unique(lab[lab > 0])]
 
 
-_YY, _XX = np.mgrid[0:64, 0:64].astype(np.float32)
+_BLURS = (0.0, 1.0, 1.6)  # template blur levels (generated / decoded images have soft corners)
+_KCACHE: dict = {}
+
+
+def _blur_matrix(n: int, sigma: float) -> np.ndarray:
+    k = _KCACHE.get((n, sigma))
+    if k is None:
+        i = np.arange(n, dtype=np.float32)
+        k = np.exp(-0.5 * ((i[:, None] - i[None, :]) / sigma) ** 2)
+        k /= np.sqrt(2 * np.pi) * sigma  # zero padding outside the window
+        _KCACHE[(n, sigma)] = k = k.astype(np.float32)
+    return k
 
 
 def _best_iou(shape, comp, cx, cy, half):
-    """Best IoU of the ideal shape (radius/centre searched near the bounding box fit)."""
+    """Best IoU between the component and the ideal shape, searched over radius, sub-pixel centre
+    and template blur (a blurred template thresholded at 1/2 has the rounded convex and filled
+    concave corners that decoders produce)."""
+    pad = 5
+    y0, y1 = max(0, int(cy - half) - pad), min(comp.shape[0], int(cy + half) + pad + 1)
+    x0, x1 = max(0, int(cx - half) - pad), min(comp.shape[1], int(cx + half) + pad + 1)
+    c = comp[y0:y1, x0:x1]
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     best = 0.0
     for r in (half - 0.5, half, half + 0.5, half + 1.0):
         for oy in (-0.5, 0.0, 0.5):
             for ox in (-0.5, 0.0, 0.5):
-                t = shape_sdf(shape, _XX - cx - ox, _YY - cy - oy, r) <= 0.0
-                best = max(best, (t & comp).sum() / max(1, (t | comp).sum()))
+                cov = np.clip(0.5 - shape_sdf(shape, xx - cx - ox, yy - cy - oy, r), 0.0, 1.0)
+                for sg in _BLURS:
+                    t = cov if sg == 0 else _blur_matrix(len(cov), sg) @ cov @ _blur_matrix(cov.shape[1], sg).T
+                    t = t >= 0.5
+                    best = max(best, (t & c).sum() / max(1, (t | c).sum()))
     return float(best)
 
 

@@ -11,6 +11,9 @@ public struct SampleOptions {
     /// img2img: the clean latent [C, h, w] to start from, and how far to noise it (0, 1].
     public var initLatent: Tensor?
     public var strength: Float = 0.8
+    /// img2img from an image: encoded as diffusers' img2img pipeline does (the KL posterior
+    /// sampled from the seed's stream, which the noise then continues); sets the latent size.
+    public var initImage: Image?
 
     public init() {}
 }
@@ -36,7 +39,23 @@ extension Context {
         guard let unet = model.unet else { throw LDMError.model("\(model.path) has no UNet to sample with") }
         ws.resetCancel()
         let c = unet.config.outChannels
-        guard let hw = o.latentSize ?? model.nativeLatentSize else {
+        var rng = TorchRandom(seed: o.seed)
+        var initLatent = o.initLatent
+        if let image = o.initImage {
+            let ae = try model.requireAutoencoder()
+            let f = ae.config.downsampleFactor
+            guard image.width % f == 0, image.height % f == 0 else {
+                throw LDMError.shape("init image \(image.width)x\(image.height) is not a multiple of the autoencoder's factor \(f)")
+            }
+            let noise = ae.config.kind == .kl ? try rng.normal([1, ae.config.embedDim, image.height / f, image.width / f]) : nil
+            let z = try ae.encode(try image.tensor(), noise: noise, ws: ws)
+            z.reshape(Array(z.shape.dropFirst()))
+            initLatent = z
+        }
+        if let initLatent, let size = o.latentSize, Array(initLatent.shape.dropFirst()) != size {
+            throw LDMError.shape("the initial latent is \(initLatent.shape), the requested size \(size)")
+        }
+        guard let hw = initLatent.map({ Array($0.shape.dropFirst()) }) ?? o.latentSize ?? model.nativeLatentSize else {
             throw LDMError.invalidArgument("the model does not say its native size: give a width and height")
         }
         guard hw.count == 2, hw[0] > 0, hw[1] > 0, hw[0] % unet.factor == 0, hw[1] % unet.factor == 0,
@@ -46,18 +65,20 @@ extension Context {
         let latent = [c, hw[0], hw[1]]
         guard o.guidance.isFinite, o.guidance >= 0 else { throw LDMError.invalidArgument("guidance \(o.guidance) must be finite and >= 0") }
         let guided = o.guidance != 1
-        let cond = cond ?? Conditioning()
-        try cond.check(for: unet, latent: latent, side: "cond")
+        var cond = try resolve(cond ?? Conditioning())
         var negative: Conditioning?
         if guided {
             guard let uncond else {
                 throw LDMError.invalidArgument("guidance \(o.guidance) needs an unconditional conditioning (uncond)")
             }
-            try uncond.check(for: unet, latent: latent, side: "uncond")
-            negative = uncond
+            var u = try resolve(uncond)
+            (u, cond) = try matchWindows(u, cond)
+            try u.check(for: unet, latent: latent, side: "uncond")
+            negative = u
         }
+        try cond.check(for: unet, latent: latent, side: "cond")
         var start: (latent: Tensor, strength: Float)?
-        if let initLatent = o.initLatent {
+        if let initLatent {
             guard initLatent.shape == latent else {
                 throw LDMError.shape("the initial latent is \(initLatent.shape), the sample \(latent)")
             }
@@ -75,12 +96,17 @@ extension Context {
             for i in 0..<guidedOut.count { guidedOut.data[i] = u[i] + g * (v[i] - u[i]) }
             return guidedOut
         }
-        var rng = TorchRandom(seed: o.seed)
         let z = try runSampler(params, shape: [1] + latent, rng: &rng, start: start, denoiser: denoiser) { step, total in
             progress?(step, total) ?? true
         }
         z.reshape(latent)
         return z
+    }
+
+    /// A class label becomes the context of class-embedding models (cin256 style).
+    private func resolve(_ c: Conditioning) throws -> Conditioning {
+        guard let embedder = model.classEmbedder, let label = c.classLabel, c.context == nil else { return c }
+        return Conditioning(context: try embedder.context(for: label), concat: c.concat, vector: c.vector)
     }
 
     /// One UNet call for latent `x` [1, C, h, w] under each conditioning, batched when their

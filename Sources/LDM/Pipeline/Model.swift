@@ -5,6 +5,9 @@ public final class Model {
     public let store: TensorStore
     public let autoencoder: Autoencoder?
     public let unet: UNet?
+    public let textEncoder: TextEncoder?
+    public let tokenizer: Tokenizer?
+    public let classEmbedder: ClassEmbedder?
     /// The training noise schedule and what the UNet predicts, for its samplers.
     public let schedule: NoiseSchedule
     public let prediction: Prediction
@@ -17,13 +20,18 @@ public final class Model {
             ? try Autoencoder(ae, metadata: store.metadata, scaleTensor: store.tensors["scale_factor"]) : nil
         let un = WeightScope(store: store, prefix: ModelLoader.prefixes[.unet]!)
         unet = un.has("input_blocks.0.0.weight") ? try UNet(un, metadata: store.metadata) : nil
+        let cond = WeightScope(store: store, prefix: ModelLoader.textEncoderPrefix)
+        classEmbedder = cond.has("embedding.weight") ? try ClassEmbedder(cond) : nil
+        let encoder = TextEncoder.recognizes(cond) ? try TextEncoder(cond, metadata: store.metadata) : nil
+        textEncoder = encoder
+        tokenizer = try encoder.flatMap { [store] in try TokenizerLoader.load(store, modelPath: path, maxLength: $0.maxLength) }
         schedule = try Self.schedule(store)
         guard let p = Prediction(rawValue: store.metadata["ldm.prediction_type"]?.string ?? "epsilon") else {
             throw LDMError.unsupported("\(path): prediction type \(store.metadata["ldm.prediction_type"]?.string ?? "") is not supported")
         }
         prediction = p
-        guard autoencoder != nil || unet != nil else {
-            throw LDMError.model("\(path) holds no component libldm knows (no autoencoder, no UNet)")
+        guard autoencoder != nil || unet != nil || textEncoder != nil else {
+            throw LDMError.model("\(path) holds no component libldm knows (no autoencoder, UNet or text encoder)")
         }
         if let c = autoencoder?.config {
             Log.write(.info, "\(path): \(c.kind == .kl ? "KL" : "VQ") autoencoder, f\(c.downsampleFactor), z=\(c.embedDim), ch=\(c.channels) x \(c.channelMult), scale \(c.scaleFactor), \(store.dominantType)")

@@ -204,8 +204,8 @@ _PROTOTYPES = [
     # ldm_status_t ldm_model_info(const ldm_model_t *model, ldm_model_info_t *info);
     ("ldm_model_info", ldm_status_t, [_model_p, POINTER(ldm_model_info_t)]),
 
-    # void ldm_ctx_params_init(ldm_ctx_params_t *params);
-    ("ldm_ctx_params_init", None, [POINTER(ldm_ctx_params_t)]),
+    # void ldm_ctx_params_init(ldm_ctx_params_t *params, size_t struct_size);
+    ("ldm_ctx_params_init", None, [POINTER(ldm_ctx_params_t), c_size_t]),
     # ldm_status_t ldm_ctx_new(ldm_model_t *model, const ldm_ctx_params_t *params, ldm_ctx_t **out);
     ("ldm_ctx_new", ldm_status_t, [_model_p, POINTER(ldm_ctx_params_t), POINTER(_ctx_p)]),
     # void ldm_ctx_free(ldm_ctx_t *ctx);
@@ -226,8 +226,8 @@ _PROTOTYPES = [
     # void ldm_cond_free(ldm_cond_t *cond);
     ("ldm_cond_free", None, [_cond_p]),
 
-    # void ldm_encode_params_init(ldm_encode_params_t *params);
-    ("ldm_encode_params_init", None, [POINTER(ldm_encode_params_t)]),
+    # void ldm_encode_params_init(ldm_encode_params_t *params, size_t struct_size);
+    ("ldm_encode_params_init", None, [POINTER(ldm_encode_params_t), c_size_t]),
     # ldm_status_t ldm_encode(ldm_ctx_t *ctx, const ldm_image_t *image, const ldm_encode_params_t *params,
     #                         ldm_tensor_t **latent);
     ("ldm_encode", ldm_status_t, [_ctx_p, _image_p, POINTER(ldm_encode_params_t), POINTER(_tensor_p)]),
@@ -236,8 +236,8 @@ _PROTOTYPES = [
     # ldm_status_t ldm_decode_float(ldm_ctx_t *ctx, const ldm_tensor_t *latent, ldm_tensor_t **image);
     ("ldm_decode_float", ldm_status_t, [_ctx_p, _tensor_p, POINTER(_tensor_p)]),
 
-    # void ldm_sample_params_init(ldm_sample_params_t *params);
-    ("ldm_sample_params_init", None, [POINTER(ldm_sample_params_t)]),
+    # void ldm_sample_params_init(ldm_sample_params_t *params, size_t struct_size);
+    ("ldm_sample_params_init", None, [POINTER(ldm_sample_params_t), c_size_t]),
     # ldm_status_t ldm_sample(ldm_ctx_t *ctx, const ldm_sample_params_t *params, const ldm_cond_t *cond,
     #                         const ldm_cond_t *uncond, ldm_tensor_t **latent);
     ("ldm_sample", ldm_status_t, [_ctx_p, POINTER(ldm_sample_params_t), _cond_p, _cond_p, POINTER(_tensor_p)]),

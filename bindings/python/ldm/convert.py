@@ -94,34 +94,52 @@ def _token_id(config, key, vocab):
     return vocab.get(v) if isinstance(v, str) else None
 
 
+def _tokenizer_json(folder):
+    """(kind, vocab, merges, lowercase) from a `tokenizers` file (what transformers 5 saves)."""
+    with open(os.path.join(folder, "tokenizer.json"), encoding="utf-8") as f:
+        spec = json.load(f)
+    model = spec.get("model", {})
+    merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges", [])]
+    kind = {"BPE": "clip", "WordPiece": "bert"}.get(model.get("type"))
+    if kind is None:
+        raise SystemExit(f"ldm-convert: {folder}/tokenizer.json: model type {model.get('type')} is not supported")
+    lowercase = (spec.get("normalizer") or {}).get("lowercase", True)
+    return kind, model["vocab"], merges, lowercase
+
+
 def tokenizer_metadata(folder):
     """GGUF tokenizer keys from a transformers tokenizer folder: CLIP byte-level BPE
-    (vocab.json + merges.txt) or BERT WordPiece (vocab.txt)."""
+    (vocab.json + merges.txt) or BERT WordPiece (vocab.txt), or a tokenizer.json of either."""
     config = {}
     for name in ("special_tokens_map.json", "tokenizer_config.json"):
         p = os.path.join(folder, name)
         if os.path.exists(p):
             with open(p) as f:
                 config.update(json.load(f))
-    meta = {}
-    if os.path.exists(os.path.join(folder, "vocab.json")):
-        with open(os.path.join(folder, "vocab.json")) as f:
+    lowercase = bool(config.get("do_lower_case", True))
+    if os.path.exists(os.path.join(folder, "merges.txt")) and os.path.exists(os.path.join(folder, "vocab.json")):
+        with open(os.path.join(folder, "vocab.json"), encoding="utf-8") as f:
             vocab = json.load(f)
-        with open(os.path.join(folder, "merges.txt")) as f:
+        with open(os.path.join(folder, "merges.txt"), encoding="utf-8") as f:
             merges = [line.rstrip("\n") for line in f if line.strip() and not line.startswith("#version")]
-        meta["tokenizer.ggml.model"] = "clip"
-        meta["tokenizer.ggml.merges"] = merges
-        specials = {"bos_token": "tokenizer.ggml.bos_token_id", "eos_token": "tokenizer.ggml.eos_token_id",
-                    "pad_token": "tokenizer.ggml.padding_token_id", "unk_token": "tokenizer.ggml.unknown_token_id"}
+        kind = "clip"
     elif os.path.exists(os.path.join(folder, "vocab.txt")):
         with open(os.path.join(folder, "vocab.txt"), encoding="utf-8") as f:
             vocab = {line.rstrip("\n"): i for i, line in enumerate(f)}
-        meta["tokenizer.ggml.model"] = "bert"
-        meta["ldm.tokenizer.lowercase"] = bool(config.get("do_lower_case", True))
-        specials = {"cls_token": "tokenizer.ggml.bos_token_id", "sep_token": "tokenizer.ggml.eos_token_id",
+        kind, merges = "bert", []
+    elif os.path.exists(os.path.join(folder, "tokenizer.json")):
+        kind, vocab, merges, lowercase = _tokenizer_json(folder)
+    else:
+        raise SystemExit(f"ldm-convert: {folder} has no vocab.json + merges.txt, vocab.txt or tokenizer.json")
+    meta = {"tokenizer.ggml.model": kind}
+    if kind == "clip":
+        meta["tokenizer.ggml.merges"] = merges
+        specials = {"bos_token": "tokenizer.ggml.bos_token_id", "eos_token": "tokenizer.ggml.eos_token_id",
                     "pad_token": "tokenizer.ggml.padding_token_id", "unk_token": "tokenizer.ggml.unknown_token_id"}
     else:
-        raise SystemExit(f"ldm-convert: {folder} has neither vocab.json + merges.txt nor vocab.txt")
+        meta["ldm.tokenizer.lowercase"] = lowercase
+        specials = {"cls_token": "tokenizer.ggml.bos_token_id", "sep_token": "tokenizer.ggml.eos_token_id",
+                    "pad_token": "tokenizer.ggml.padding_token_id", "unk_token": "tokenizer.ggml.unknown_token_id"}
     tokens = sorted(vocab, key=vocab.get)
     if [vocab[t] for t in tokens] != list(range(len(tokens))):
         raise SystemExit(f"ldm-convert: {folder}: token ids are not 0 ... n-1")

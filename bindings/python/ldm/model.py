@@ -233,7 +233,7 @@ class Model:
         self._model = model
         try:
             params = _capi.ldm_ctx_params_t()
-            self._lib.ldm_ctx_params_init(ctypes.byref(params))
+            self._lib.ldm_ctx_params_init(ctypes.byref(params), ctypes.sizeof(params))
             params.n_threads = int(threads)
             ctx = ctypes.POINTER(_capi.ldm_ctx_t)()
             _check(self._lib.ldm_ctx_new(model, ctypes.byref(params), ctypes.byref(ctx)))
@@ -276,7 +276,7 @@ class Model:
         torch.randn after manual_seed(seed) instead of taking its mean."""
         pixels = _pixels(image, (3,))
         params = _capi.ldm_encode_params_t()
-        self._lib.ldm_encode_params_init(ctypes.byref(params))
+        self._lib.ldm_encode_params_init(ctypes.byref(params), ctypes.sizeof(params))
         params.sample = bool(sample)
         params.seed = _int(seed, "seed", 0, 2**64 - 1)
         with self._running() as ctx:
@@ -339,7 +339,7 @@ class Model:
         if progress is not None and not callable(progress):
             raise TypeError(f"progress must be a callable or None, got {type(progress).__name__}")
         params = _capi.ldm_sample_params_t()
-        self._lib.ldm_sample_params_init(ctypes.byref(params))
+        self._lib.ldm_sample_params_init(ctypes.byref(params), ctypes.sizeof(params))
         params.sampler = _SAMPLER_IDS[sampler]
         params.steps = _int(steps, "steps", 1, _INT32_MAX)
         params.guidance = _real(guidance, "guidance")
