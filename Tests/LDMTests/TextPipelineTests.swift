@@ -109,3 +109,24 @@ final class TextPipelineTests: XCTestCase {
         XCTAssertNoThrow(try ctx.sample(o, cond: try ctx.textConditioning(long), uncond: try ctx.textConditioning("blurry")))
     }
 }
+
+/// A class-conditional LDM (cin256 style, CompVis single file with schedule buffers) against
+/// diffusers' components driven the CompVis way (tools/fixtures/pipelines.py).
+final class ClassConditionalTests: XCTestCase {
+    func testClassEmbedderModelMatchesReference() throws {
+        let model = try Model(path: fixture("cin_tiny.safetensors"))
+        XCTAssertEqual(model.classEmbedder?.classes, 5)
+        let ctx = Context(model: model, threads: 2)
+        var o = SampleOptions()
+        o.steps = 8
+        o.guidance = 3
+        o.seed = 31
+        o.latentSize = [8, 8]
+        let img = try ctx.decodeImage(try ctx.sample(o, cond: Conditioning(classLabel: 2), uncond: try ctx.unconditional()))
+        let ref = try references("cin_tiny.ref.safetensors")["image_class2"]!
+        var worst: Float = 0
+        for i in 0..<ref.count { worst = max(worst, abs(Float(img.pixels[i]) - ref.data[i])) }
+        XCTAssertLessThanOrEqual(worst, 2, "max pixel difference \(worst)")
+        XCTAssertLDMError(try ctx.sample(o, cond: Conditioning(classLabel: 5), uncond: nil), { $0.kind == "invalidArgument" }, "label 5 of 5")
+    }
+}
