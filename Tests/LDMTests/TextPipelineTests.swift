@@ -85,6 +85,26 @@ final class TextPipelineTests: XCTestCase {
         }
     }
 
+    /// Real checkpoint layouts: SD1 as one CompVis-named file with its vocabulary files beside
+    /// it (sd_tiny's weights, so sd_tiny's references), and SD2 (OpenCLIP penultimate layer,
+    /// linear projections, heads of 16 channels, v-prediction from its yaml) converted to GGUF.
+    func testSingleFileCheckpoints() throws {
+        let sd1 = Context(model: try Model(path: fixture("sd1_single/model.safetensors")), threads: 2)
+        XCTAssertEqual(sd1.model.autoencoder?.config.scaleFactor, 0.18215)
+        let ref = try references("sd_tiny.ref.safetensors")
+        for (name, run) in Self.sdRuns {
+            let d = maxDifference(try generate(sd1, run), ref["image_\(name)"]!)
+            XCTAssertLessThanOrEqual(d, 2, "sd1 single file \(name): max pixel difference \(d)")
+        }
+        let sd2 = Context(model: try Model(path: fixture("sd2_tiny.f16.gguf")), threads: 2)
+        XCTAssertEqual(sd2.model.prediction, .v)
+        XCTAssertEqual(sd2.model.tokenizer?.padToken, 0)
+        XCTAssertEqual(sd2.model.textEncoder?.kind, .openCLIP)
+        let run = Run(prompt: "a small white circle", sampler: .ddim, seed: 41, guidance: 6)
+        let d = maxDifference(try generate(sd2, run), try references("sd2_tiny.ref.safetensors")["image_ddim"]!)
+        XCTAssertLessThanOrEqual(d, 2, "sd2: max pixel difference \(d)")
+    }
+
     func testPromptWindows() throws {
         let ctx = Context(model: try Model(path: fixture("sd_tiny")), threads: 1)
         let tok = try XCTUnwrap(ctx.model.tokenizer)
@@ -101,7 +121,7 @@ final class TextPipelineTests: XCTestCase {
         let windows = try ctx.tokenWindows(long)
         XCTAssertEqual(windows.count, (text + 74) / 75)
         XCTAssertTrue(windows.allSatisfy { $0.count == 77 && $0.first == tok.startToken })
-        XCTAssertEqual(try ctx.encodeText(long).shape, [77 * windows.count, 32])
+        XCTAssertEqual(try ctx.encodeText(long).shape, [77 * windows.count, 64])
         // A long prompt against a short negative: both sides padded to the same windows.
         var o = SampleOptions()
         o.steps = 2

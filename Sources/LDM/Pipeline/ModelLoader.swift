@@ -41,6 +41,9 @@ enum ModelLoader {
                     try DiffusersConfig.apply(role, try JSON.parse(text, what: "\(path): ldm.config.\(folder)"), what: path, into: store)
                 }
             }
+            if let text = metadata[CompVisConfig.key]?.string {
+                try CompVisConfig.apply(try JSON.parse(text, what: "\(path): \(CompVisConfig.key)"), what: path, into: store)
+            }
             store.metadata.merge(metadata) { mine, _ in mine }
         } else if SafeTensors.looksLike(file) {
             try addCheckpoint(try SafeTensors.read(file).tensors, into: store)
