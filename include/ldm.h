@@ -226,6 +226,10 @@ void ldm_cond_free(ldm_cond_t *cond);
  * windows of 75 tokens whose contexts are concatenated, as popular UIs do. */
 ldm_status_t ldm_cond_text(ldm_ctx_t *ctx, const char *prompt, ldm_cond_t **out);
 
+/* The context ldm_cond_text would hold: [77 * windows, dim], for callers that mix or weight
+ * prompts themselves (then ldm_cond_set_context). */
+ldm_status_t ldm_encode_text(ldm_ctx_t *ctx, const char *prompt, ldm_tensor_t **context);
+
 /* The model's own unconditional conditioning, for guidance: the empty prompt for text models,
  * the "no class" label for class-embedding models, an empty conditioning for unconditional ones. */
 ldm_status_t ldm_cond_uncond(ldm_ctx_t *ctx, ldm_cond_t **out);

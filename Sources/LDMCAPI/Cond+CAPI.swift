@@ -54,6 +54,15 @@ public func ldm_cond_text(_ ctx: OpaquePointer?, _ prompt: UnsafePointer<CChar>?
     }
 }
 
+@_cdecl("ldm_encode_text")
+public func ldm_encode_text(_ ctx: OpaquePointer?, _ prompt: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> ldm_status_t {
+    create(out) {
+        let c = try object(ctx, "ctx", as: Context.self)
+        c.ws.resetCancel()
+        return try c.encodeText(String(cString: try arg(prompt, "prompt")))
+    }
+}
+
 @_cdecl("ldm_cond_uncond")
 public func ldm_cond_uncond(_ ctx: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> ldm_status_t {
     create(out) { try object(ctx, "ctx", as: Context.self).unconditional() }

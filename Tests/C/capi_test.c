@@ -294,6 +294,15 @@ static void test_sample(void) {
     CHECK(ldm_decode(ctx, a, &img) == LDM_OK && ldm_image_width(img) == 32);
     ldm_image_free(img);
 
+    /* text calls on a model without a text encoder are errors, not crashes */
+    ldm_tensor_t *text_ctx = (ldm_tensor_t *)1;
+    ldm_cond_t *text_cond = (ldm_cond_t *)1;
+    int32_t n_ids = -1;
+    CHECK(ldm_encode_text(ctx, "a cat", &text_ctx) == LDM_ERR_MODEL && text_ctx == NULL);
+    CHECK(ldm_cond_text(ctx, "a cat", &text_cond) == LDM_ERR_MODEL && text_cond == NULL);
+    CHECK(ldm_tokenize(ctx, "a cat", NULL, 0, &n_ids) == LDM_ERR_MODEL);
+    CHECK(ldm_encode_text(ctx, NULL, &text_ctx) == LDM_ERR_INVALID_ARGUMENT);
+
     /* an unconditional model refuses a context, and guidance needs an uncond */
     ldm_cond_t *cond = NULL;
     ldm_tensor_t *ctx_tensor = NULL;
@@ -369,6 +378,42 @@ static void test_sample(void) {
     ldm_model_free(model);
 }
 
+/* Prompts through the C API on the tiny Stable Diffusion pipeline. */
+static void test_text(void) {
+    ldm_model_t *m = NULL;
+    ldm_ctx_t *ctx = NULL;
+    CHECK(ldm_model_load(fixture("sd_tiny"), &m) == LDM_OK);
+    CHECK(ldm_ctx_new(m, NULL, &ctx) == LDM_OK);
+    ldm_model_info_t info;
+    info.struct_size = sizeof info;
+    CHECK(ldm_model_info(m, &info) == LDM_OK);
+    CHECK((info.components & (LDM_COMPONENT_TEXT_ENCODER | LDM_COMPONENT_TOKENIZER)) == (LDM_COMPONENT_TEXT_ENCODER | LDM_COMPONENT_TOKENIZER));
+    CHECK(info.text_max_length == 77 && info.context_dim == 64);
+    int32_t n = 0, ids[200];
+    CHECK(ldm_tokenize(ctx, "a red circle", NULL, 0, &n) == LDM_OK && n == 77);
+    /* the tiny vocabulary: 512 byte tokens, 2000 merges, then <|startoftext|> = 2512 */
+    CHECK(ldm_tokenize(ctx, "a red circle", ids, 200, &n) == LDM_OK && ids[0] == 2512 && ids[76] == 2513);
+    CHECK(ldm_tokenize(ctx, "a red circle", NULL, 5, &n) == LDM_ERR_INVALID_ARGUMENT);
+    ldm_tensor_t *t = NULL;
+    CHECK(ldm_encode_text(ctx, "\xF0\x9F\x90\xB1 \xE7\x8C\xAB a cat", &t) == LDM_OK);
+    CHECK(ldm_tensor_ndim(t) == 2 && ldm_tensor_dim(t, 0) == 77 && ldm_tensor_dim(t, 1) == 64);
+    ldm_tensor_free(t);
+    ldm_cond_t *cond = NULL, *uncond = NULL;
+    CHECK(ldm_cond_text(ctx, "a red circle", &cond) == LDM_OK && ldm_cond_uncond(ctx, &uncond) == LDM_OK);
+    ldm_sample_params_t p;
+    ldm_sample_params_init(&p, sizeof p);
+    p.steps = 3;
+    p.guidance = 5;
+    ldm_tensor_t *latent = NULL;
+    CHECK(ldm_sample(ctx, &p, cond, uncond, &latent) == LDM_OK);
+    CHECK(ldm_tensor_dim(latent, 1) == 8); /* the native 8x8 latent from the UNet config */
+    ldm_tensor_free(latent);
+    ldm_cond_free(cond);
+    ldm_cond_free(uncond);
+    ldm_ctx_free(ctx);
+    ldm_model_free(m);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
@@ -383,6 +428,7 @@ int main(int argc, char **argv) {
     test_round_trip("ae_vq", 32);
     test_round_trip("ae_kl_attn", 32);
     test_sample();
+    test_text();
     CHECK(logged_info == 3);
     if (failures) {
         fprintf(stderr, "capi_test: %d failures\n", failures);
