@@ -63,7 +63,7 @@ test-c: stage
 		valgrind -q --error-exitcode=3 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
 			$(BUILD)/tests/capi_test Tests/Fixtures; fi
 
-test-python: lib
+test-python: examples  # the CLI tests (test_cli.py) run build/examples/ldm
 	LDM_LIBRARY_PATH=$(CURDIR)/$(LIB) $(PYTHON) -m pytest -q bindings/python/tests
 
 # tools/ against the reference implementation (needs torch; installed here if missing).

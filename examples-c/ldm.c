@@ -38,8 +38,9 @@ struct options {
     unsigned long long seed;
 };
 
-static int fail(const char *what, ldm_status_t s) {
-    fprintf(stderr, "ldm: %s: %s (%s)\n", what, ldm_last_error(), ldm_status_str(s));
+/* `doing` says what failed ("loading the model"); the library's message names the file. */
+static int fail(const char *doing, ldm_status_t s) {
+    fprintf(stderr, "ldm: %s failed: %s (%s)\n", doing, ldm_last_error(), ldm_status_str(s));
     return 1;
 }
 
@@ -48,12 +49,23 @@ static int bad_args(const char *msg, const char *arg) {
     return 2;
 }
 
-/* Parses a number; returns 0 unless all of `s` is one within [lo, hi]. */
-static int number(const char *s, double lo, double hi, double *out) {
+/* A decimal integer in [lo, hi] that is all of `s` (no sign, fraction, exponent or hex). */
+static int integer(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out) {
+    if (*s < '0' || *s > '9') return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+/* A decimal number in [lo, hi] that is all of `s`. */
+static int real(const char *s, double lo, double hi, double *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || v < lo || v > hi) return 0;
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) return 0;
     *out = v;
     return 1;
 }
@@ -67,6 +79,7 @@ static int parse(int argc, char **argv, struct options *o) {
     o->class_label = -1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        unsigned long long n;
         double x;
         if (!strcmp(a, "--sample")) { o->sample = 1; continue; }
         if (!strcmp(a, "-q")) { o->quiet = 1; continue; }
@@ -77,15 +90,15 @@ static int parse(int argc, char **argv, struct options *o) {
         else if (!strcmp(a, "-n")) o->negative = v;
         else if (!strcmp(a, "-i")) o->input = v;
         else if (!strcmp(a, "-o")) o->output = v;
-        else if (!strcmp(a, "--steps") && number(v, 1, 10000, &x)) o->steps = (int)x;
-        else if (!strcmp(a, "--cfg") && number(v, 0, 1000, &x)) { o->cfg = (float)x; o->cfg_given = 1; }
-        else if (!strcmp(a, "--eta") && number(v, 0, 1, &x)) o->eta = (float)x;
-        else if (!strcmp(a, "--strength") && number(v, 0, 1, &x)) o->strength = (float)x;
-        else if (!strcmp(a, "--seed") && number(v, 0, 18446744073709551615.0, &x)) o->seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "-W") && number(v, 1, 16384, &x)) o->width = (int)x;
-        else if (!strcmp(a, "-H") && number(v, 1, 16384, &x)) o->height = (int)x;
-        else if (!strcmp(a, "--threads") && number(v, 1, 1024, &x)) o->threads = (int)x;
-        else if (!strcmp(a, "--class") && number(v, 0, 1e9, &x)) o->class_label = (int)x;
+        else if (!strcmp(a, "--steps") && integer(v, 1, 10000, &n)) o->steps = (int)n;
+        else if (!strcmp(a, "--cfg") && real(v, 0, 1000, &x)) { o->cfg = (float)x; o->cfg_given = 1; }
+        else if (!strcmp(a, "--eta") && real(v, 0, 1, &x)) o->eta = (float)x;
+        else if (!strcmp(a, "--strength") && real(v, 1e-6, 1, &x)) o->strength = (float)x;
+        else if (!strcmp(a, "--seed") && integer(v, 0, ~0ULL, &n)) o->seed = n;
+        else if (!strcmp(a, "-W") && integer(v, 1, 16384, &n)) o->width = (int)n;
+        else if (!strcmp(a, "-H") && integer(v, 1, 16384, &n)) o->height = (int)n;
+        else if (!strcmp(a, "--threads") && integer(v, 1, 1024, &n)) o->threads = (int)n;
+        else if (!strcmp(a, "--class") && integer(v, 0, 1000000000, &n)) o->class_label = (int)n;
         else if (!strcmp(a, "--sampler")) {
             size_t k, n = sizeof samplers / sizeof *samplers;
             for (k = 0; k < n && strcmp(v, samplers[k]); k++) {}
@@ -183,7 +196,7 @@ bad:
 static int info(const char *path) {
     ldm_model_t *m = NULL;
     ldm_status_t s = ldm_model_load(path, &m);
-    if (s != LDM_OK) return fail(path, s);
+    if (s != LDM_OK) return fail("loading the model", s);
     ldm_model_info_t i;
     i.struct_size = sizeof i;
     ldm_model_info(m, &i);
@@ -201,7 +214,8 @@ static int info(const char *path) {
     if (i.components & LDM_COMPONENT_TEXT_ENCODER)
         printf("text (context %d, %d tokens a window%s)", i.context_dim, i.text_max_length,
                i.components & LDM_COMPONENT_TOKENIZER ? "" : ", no tokenizer found");
-    else if (i.components & LDM_COMPONENT_CLASS_EMBEDDER || i.n_classes) printf("class labels");
+    else if (i.components & LDM_COMPONENT_CLASS_EMBEDDER) printf("class labels (as a context of width %d)", i.context_dim);
+    else if (i.n_classes) printf("%d class labels%s", i.n_classes, i.context_dim ? " and a context" : "");
     else if (i.context_dim) printf("a context of width %d", i.context_dim);
     else printf("none");
     if (i.unet_in_channels > i.unet_out_channels && i.components & LDM_COMPONENT_UNET)
@@ -213,9 +227,10 @@ static int info(const char *path) {
 
 /* Builds the conditioning of txt2img/img2img: a prompt, a class or nothing; with guidance,
  * the negative prompt or the model's own unconditional side. */
-static ldm_status_t conditioning(ldm_ctx_t *ctx, const struct options *o, int guided, ldm_cond_t **cond, ldm_cond_t **uncond) {
+static ldm_status_t conditioning(ldm_ctx_t *ctx, const struct options *o, int text, int guided, ldm_cond_t **cond,
+                                 ldm_cond_t **uncond) {
     ldm_status_t s;
-    if (o->prompt) s = ldm_cond_text(ctx, o->prompt, cond);
+    if (o->prompt || (text && o->class_label < 0)) s = ldm_cond_text(ctx, o->prompt ? o->prompt : "", cond);
     else if ((s = ldm_cond_new(cond)) == LDM_OK && o->class_label >= 0) s = ldm_cond_set_class(*cond, o->class_label);
     if (s != LDM_OK || !guided) return s;
     return o->negative ? ldm_cond_text(ctx, o->negative, uncond) : ldm_cond_uncond(ctx, uncond);
@@ -234,14 +249,17 @@ static int generate(const struct options *o, int img2img) {
     ldm_model_info_t info;
     info.struct_size = sizeof info;
     ldm_status_t s = ldm_model_load(o->model, &m);
-    const char *stage = o->model;
+    const char *stage = "loading the model";
     if (s == LDM_OK) s = ldm_ctx_new(m, &cp, &ctx);
     if (s == LDM_OK) s = ldm_model_info(m, &info);
     /* Guidance needs something to guide by: off for unconditional models unless asked. */
     int conditional = o->prompt || o->class_label >= 0;
     float cfg = o->cfg_given || conditional ? o->cfg : 1.0f;
-    if (s == LDM_OK && img2img) { stage = o->input; s = ldm_image_read_png(o->input, &init); }
-    if (s == LDM_OK) { stage = "conditioning"; s = conditioning(ctx, o, cfg != 1.0f, &cond, &uncond); }
+    if (s == LDM_OK && img2img) { stage = "reading the image"; s = ldm_image_read_png(o->input, &init); }
+    if (s == LDM_OK) {
+        stage = "encoding the prompt";
+        s = conditioning(ctx, o, (info.components & LDM_COMPONENT_TEXT_ENCODER) != 0, cfg != 1.0f, &cond, &uncond);
+    }
     if (s == LDM_OK) {
         struct progress p = {{0, 0}, o->quiet};
         clock_gettime(CLOCK_MONOTONIC, &p.start);
@@ -262,7 +280,7 @@ static int generate(const struct options *o, int img2img) {
         s = ldm_sample(ctx, &sp, cond, uncond, &latent);
     }
     if (s == LDM_OK) { stage = "decoding"; s = ldm_decode(ctx, latent, &out); }
-    if (s == LDM_OK) { stage = o->output; s = ldm_image_write_png(out, o->output); }
+    if (s == LDM_OK) { stage = "writing the image"; s = ldm_image_write_png(out, o->output); }
     int rc = s == LDM_OK ? 0 : fail(stage, s);
     if (!rc && !o->quiet) fprintf(stderr, "wrote %s (%dx%d)\n", o->output, ldm_image_width(out), ldm_image_height(out));
     ldm_image_free(out);
@@ -284,7 +302,7 @@ static int encode_or_decode(const struct options *o, int encode) {
     ldm_ctx_params_t cp;
     ldm_ctx_params_init(&cp, sizeof cp);
     cp.n_threads = o->threads;
-    const char *stage = o->model;
+    const char *stage = "loading the model";
     ldm_status_t s = ldm_model_load(o->model, &m);
     if (s == LDM_OK) s = ldm_ctx_new(m, &cp, &ctx);
     int rc = 0;
@@ -293,12 +311,15 @@ static int encode_or_decode(const struct options *o, int encode) {
         ldm_encode_params_init(&ep, sizeof ep);
         ep.sample = o->sample != 0;
         ep.seed = o->seed;
-        stage = o->input;
+        stage = "reading the image";
         if ((s = ldm_image_read_png(o->input, &img)) == LDM_OK && (stage = "encoding", s = ldm_encode(ctx, img, &ep, &latent)) == LDM_OK)
             rc = write_npy(o->output, latent);
     } else if (s == LDM_OK) {
         if (read_npy(o->input, &latent)) rc = 1;
-        else if ((stage = "decoding", s = ldm_decode(ctx, latent, &img)) == LDM_OK) { stage = o->output; s = ldm_image_write_png(img, o->output); }
+        else if ((stage = "decoding", s = ldm_decode(ctx, latent, &img)) == LDM_OK) {
+            stage = "writing the image";
+            s = ldm_image_write_png(img, o->output);
+        }
     }
     if (s != LDM_OK) rc = fail(stage, s);
     ldm_image_free(img);

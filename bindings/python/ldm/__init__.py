@@ -6,6 +6,9 @@
         ldm.write_png("out.png", m.decode(latent))
     with ldm.Model("ldm_pipeline_folder") as m:
         ldm.write_png("sample.png", m.generate(steps=50, sampler="ddim", seed=1))
+    with ldm.Model("stable_diffusion_folder_or.gguf") as m:
+        ldm.write_png("cat.png", m.txt2img("a photo of a cat", negative_prompt="blurry", steps=30, seed=1))
+        ldm.write_png("dog.png", m.img2img(ldm.read_png("cat.png"), "a photo of a dog", strength=0.6))
 
 The library is found through LDM_LIBRARY_PATH, a copy inside this package, or the system's
 library path, and loaded on first use. The converter (ldm.convert, ldm-convert) needs no library.

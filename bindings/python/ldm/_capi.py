@@ -48,6 +48,9 @@ LDM_PREDICTION_V = 2
 # Bits of ldm_model_info_t.components
 LDM_COMPONENT_AUTOENCODER = 1
 LDM_COMPONENT_UNET = 2
+LDM_COMPONENT_TEXT_ENCODER = 4  # CLIP, OpenCLIP or LDM-BERT
+LDM_COMPONENT_TOKENIZER = 8  # its vocabulary, from the model file or beside it
+LDM_COMPONENT_CLASS_EMBEDDER = 16  # class labels as a cross-attention context
 
 # ldm_sampler_t
 LDM_SAMPLER_DDIM = 0
@@ -105,6 +108,7 @@ class ldm_model_info_t(Structure):
         ("n_classes", c_int32),
         ("sample_size", c_int32),
         ("prediction", ldm_prediction_t),
+        ("text_max_length", c_int32),
     ]
 
 
@@ -146,6 +150,7 @@ class ldm_sample_params_t(Structure):
         ("strength", c_float),
         ("progress", ldm_progress_fn),
         ("progress_user", c_void_p),
+        ("init_image", POINTER(ldm_image_t)),
     ]
 
 
@@ -225,6 +230,14 @@ _PROTOTYPES = [
     ("ldm_cond_set_vector", ldm_status_t, [_cond_p, _tensor_p]),
     # void ldm_cond_free(ldm_cond_t *cond);
     ("ldm_cond_free", None, [_cond_p]),
+    # ldm_status_t ldm_cond_text(ldm_ctx_t *ctx, const char *prompt, ldm_cond_t **out);
+    ("ldm_cond_text", ldm_status_t, [_ctx_p, c_char_p, POINTER(_cond_p)]),
+    # ldm_status_t ldm_encode_text(ldm_ctx_t *ctx, const char *prompt, ldm_tensor_t **context);
+    ("ldm_encode_text", ldm_status_t, [_ctx_p, c_char_p, POINTER(_tensor_p)]),
+    # ldm_status_t ldm_cond_uncond(ldm_ctx_t *ctx, ldm_cond_t **out);
+    ("ldm_cond_uncond", ldm_status_t, [_ctx_p, POINTER(_cond_p)]),
+    # ldm_status_t ldm_tokenize(ldm_ctx_t *ctx, const char *prompt, int32_t *ids, int32_t capacity, int32_t *n_ids);
+    ("ldm_tokenize", ldm_status_t, [_ctx_p, c_char_p, POINTER(c_int32), c_int32, POINTER(c_int32)]),
 
     # void ldm_encode_params_init(ldm_encode_params_t *params, size_t struct_size);
     ("ldm_encode_params_init", None, [POINTER(ldm_encode_params_t), c_size_t]),

@@ -20,7 +20,9 @@ _WEIGHT_TYPES = {_capi.LDM_TYPE_F32: "f32", _capi.LDM_TYPE_F16: "f16", _capi.LDM
                  _capi.LDM_TYPE_Q8_0: "q8_0"}
 _PREDICTIONS = {_capi.LDM_PREDICTION_EPSILON: "epsilon", _capi.LDM_PREDICTION_SAMPLE: "sample",
                 _capi.LDM_PREDICTION_V: "v_prediction"}
-_COMPONENTS = {_capi.LDM_COMPONENT_AUTOENCODER: "autoencoder", _capi.LDM_COMPONENT_UNET: "unet"}
+_COMPONENTS = {_capi.LDM_COMPONENT_AUTOENCODER: "autoencoder", _capi.LDM_COMPONENT_UNET: "unet",
+               _capi.LDM_COMPONENT_TEXT_ENCODER: "text_encoder", _capi.LDM_COMPONENT_TOKENIZER: "tokenizer",
+               _capi.LDM_COMPONENT_CLASS_EMBEDDER: "class_embedder"}
 _SAMPLER_IDS = {"ddpm": _capi.LDM_SAMPLER_DDPM, "ddim": _capi.LDM_SAMPLER_DDIM, "plms": _capi.LDM_SAMPLER_PLMS,
                 "euler": _capi.LDM_SAMPLER_EULER, "euler_a": _capi.LDM_SAMPLER_EULER_A,
                 "heun": _capi.LDM_SAMPLER_HEUN, "dpmpp_2m": _capi.LDM_SAMPLER_DPMPP_2M,
@@ -54,13 +56,14 @@ class ModelInfo:
     scale_factor: float  # latent = scale_factor * z
     weight_type: str  # "f32", "f16", "bf16" or "q8_0": the type most weights are stored in
     n_params: int
-    components: frozenset  # of "autoencoder", "unet": what the file holds
+    components: frozenset  # of "autoencoder", "unet", "text_encoder", "tokenizer", "class_embedder": what it holds
     unet_in_channels: int  # latent channels + concat channels; 0 without a UNet
     unet_out_channels: int
     context_dim: int  # cross-attention width; 0: the UNet takes no context
     n_classes: int  # class labels the UNet takes; 0: none
     sample_size: int  # the native latent side; 0: not known
     prediction: str  # what the UNet predicts: "epsilon", "sample" or "v_prediction"
+    text_max_length: int  # token ids per text window (77); 0: no text encoder
 
 
 # ---- numpy <-> library objects ------------------------------------------------------------
@@ -108,18 +111,18 @@ def _tensor_to_numpy(tensor):
     return np.ctypeslib.as_array(lib.ldm_tensor_data(tensor), shape=shape).copy()
 
 
-def _pixels(image, allowed_channels):
+def _pixels(image, allowed_channels, name="image"):
     """`image` as a C-contiguous uint8 [H, W, C] array, C in allowed_channels ([H, W] is C=1)."""
     if image is None:
-        raise ValueError("image is None")
+        raise ValueError(f"{name} is None")
     a = np.asarray(image)
     if a.dtype != np.uint8:
-        raise ValueError(f"image must be uint8, got {a.dtype}")
+        raise ValueError(f"{name} must be uint8, got {a.dtype}")
     if a.ndim == 2 and 1 in allowed_channels:
         a = a[:, :, None]
     if a.ndim != 3 or a.shape[2] not in allowed_channels:
         want = " or ".join(f"HxWx{c}" for c in allowed_channels)
-        raise ValueError(f"image must be {want}, got shape {a.shape}")
+        raise ValueError(f"{name} must be {want}, got shape {a.shape}")
     return np.ascontiguousarray(a)
 
 
@@ -144,6 +147,19 @@ def _latent(latent, name="latent"):
     return _floats(latent, name, ("C", "h", "w"))
 
 
+def _prompt(value, name):
+    """A prompt (str) as the NUL-terminated UTF-8 bytes the library reads; ValueError for
+    other types, an embedded NUL (C would cut the prompt there) or unencodable text."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a str, got {type(value).__name__}")
+    if "\0" in value:
+        raise ValueError(f"{name} contains a NUL character")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as e:  # lone surrogates
+        raise ValueError(f"{name} is not valid Unicode text: {e}") from None
+
+
 def _int(value, name, low, high):
     """`value` as a Python int in [low, high]; ValueError otherwise (bools are not ints here)."""
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not low <= value <= high:
@@ -161,12 +177,16 @@ def _real(value, name):
 
 @dataclasses.dataclass(frozen=True)
 class _Side:
-    """One side of a sample, what an ldm_cond_t holds: checked, arrays in float32."""
+    """One side of a sample, what an ldm_cond_t holds: checked, arrays in float32. The context
+    comes from `context`, or from `prompt` (UTF-8 bytes) through the model's text encoder, or,
+    with `model_uncond`, the model's own unconditional side provides it (or the class)."""
 
     context: np.ndarray | None
     class_label: int | None
     concat: np.ndarray | None
     vector: np.ndarray | None
+    prompt: bytes | None = None
+    model_uncond: bool = False
 
 
 def _optional(convert, value, *args):
@@ -174,12 +194,18 @@ def _optional(convert, value, *args):
     return None if value is None else convert(value, *args)
 
 
-def _new_cond(side, owned):
-    """An ldm_cond_t holding `side`. It is appended to `owned` as soon as it exists, and so is
-    every tensor made for it, so that the caller's finally frees them even when a setter fails."""
+def _new_cond(ctx, side, owned):
+    """An ldm_cond_t holding `side` (a prompt encoded on `ctx`). It is appended to `owned` as
+    soon as it exists, and so is every tensor made for it, so that the caller's finally frees
+    them even when a setter fails."""
     lib = _capi.lib()
     cond = ctypes.POINTER(_capi.ldm_cond_t)()
-    _check(lib.ldm_cond_new(ctypes.byref(cond)))
+    if side.prompt is not None:
+        _check(lib.ldm_cond_text(ctx, side.prompt, ctypes.byref(cond)))
+    elif side.model_uncond:
+        _check(lib.ldm_cond_uncond(ctx, ctypes.byref(cond)))
+    else:
+        _check(lib.ldm_cond_new(ctypes.byref(cond)))
     owned.append((lib.ldm_cond_free, cond))
     for values, setter in ((side.context, lib.ldm_cond_set_context), (side.concat, lib.ldm_cond_set_concat),
                            (side.vector, lib.ldm_cond_set_vector)):
@@ -260,6 +286,7 @@ class Model:
             n_classes=raw.n_classes,
             sample_size=raw.sample_size,
             prediction=_PREDICTIONS.get(raw.prediction, raw.prediction),
+            text_max_length=raw.text_max_length,
         )
 
     @contextmanager
@@ -315,29 +342,73 @@ class Model:
                     self._lib.ldm_tensor_free(result)
                 self._lib.ldm_tensor_free(latent_c)
 
+    def tokenize(self, prompt):
+        """The token ids the text encoder sees for `prompt` (str): one window of
+        info.text_max_length ids (start token, up to 75 text tokens, end token, padding) per 75
+        text tokens; long prompts are not cut. LDMError for models without a text encoder or
+        tokenizer."""
+        text = _prompt(prompt, "prompt")
+        with self._running() as ctx:
+            count = ctypes.c_int32()
+            _check(self._lib.ldm_tokenize(ctx, text, None, 0, ctypes.byref(count)))
+            n = count.value
+            if n == 0:
+                return []
+            ids = (ctypes.c_int32 * n)()
+            _check(self._lib.ldm_tokenize(ctx, text, ids, n, ctypes.byref(count)))
+            if count.value != n:
+                raise RuntimeError(f"ldm: the prompt gave {n} token ids, then {count.value}")
+            return list(ids)
+
+    def encode_prompt(self, prompt):
+        """The context the text encoder makes of `prompt`: float32 [77 * windows, dim], what
+        sample(prompt=...) conditions on; mix or weight these and pass them as `cond`."""
+        text = _prompt(prompt, "prompt")
+        with self._running() as ctx:
+            out = ctypes.POINTER(_capi.ldm_tensor_t)()
+            try:
+                _check(self._lib.ldm_encode_text(ctx, text, ctypes.byref(out)))
+                return _tensor_to_numpy(out)
+            finally:
+                self._lib.ldm_tensor_free(out)
+
     def sample(self, cond=None, uncond=None, class_label=None, steps=50, sampler="ddim", guidance=1.0, eta=0.0,
                seed=0, width=None, height=None, latent_shape=None, progress=None, init_latent=None, strength=0.8,
-               concat=None, uncond_concat=None, vector=None, uncond_class_label=None):
+               concat=None, uncond_concat=None, vector=None, uncond_class_label=None, prompt=None,
+               negative_prompt=None, init_image=None):
         """Runs the UNet's denoising loop -> scaled latent, float32 [C, h, w].
 
-        cond: the cross-attention context, float [n_tokens, dim], for models that take one;
-        class_label (int), concat (extra input channels, float [C, h, w]) and vector (float [dim])
-        complete the conditioned side where the model needs them.
-        uncond, uncond_class_label, uncond_concat: the unconditional side of classifier-free
-        guidance, needed when guidance != 1. Giving any of them makes that side; it takes
-        `concat` when uncond_concat is None, and always the same `vector`.
+        The conditioned side: prompt (str, encoded by the model's tokenizer and text encoder, in
+        windows of 75 tokens: long prompts are not cut) or cond (a raw cross-attention context,
+        float [n_tokens, dim]), for models that take one; class_label (int), concat (extra input
+        channels, float [C, h, w]) and vector (float [dim]) complete it where the model needs them.
+        The unconditional side of classifier-free guidance, used when guidance != 1:
+        negative_prompt (str) or uncond (float [n_tokens, dim]), with uncond_class_label and
+        uncond_concat. Giving any of them makes that side; it takes `concat` when uncond_concat
+        is None, and always the same `vector`. When none is given and guidance != 1, the model's
+        own unconditional side is used (the empty prompt for text models, the "no class" class
+        for class-embedding models; with `concat` and `vector` added), except after a raw
+        `cond`, whose unconditional counterpart must be given as raw `uncond`.
         sampler: one of ldm.SAMPLERS; steps, eta (DDIM/DDPM noise) and seed (the noise equals
         torch.randn after manual_seed(seed)) as in diffusers.
         Size: width and height in pixels (models with an autoencoder), or latent_shape (C, h, w),
-        or neither for the model's native size.
-        init_latent (float [C, h, w]) and strength in (0, 1]: start from that latent noised to
-        that fraction of the schedule (img2img) instead of pure noise.
+        or neither for the model's native size (or init_image's size).
+        init_latent (float [C, h, w]) or init_image (RGB uint8 [H, W, 3], sides multiples of the
+        autoencoder's factor, encoded as diffusers' img2img pipeline does: posterior sample and
+        noise from the seed's one stream), and strength in (0, 1]: start from that latent noised
+        to that fraction of the schedule (img2img) instead of pure noise.
         progress: fn(step, n_steps) called after every step; returning False cancels (LDMError
         with status LDM_ERR_CANCELLED), an exception it raises cancels and is re-raised here."""
         if not isinstance(sampler, str) or sampler not in _SAMPLER_IDS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
         if progress is not None and not callable(progress):
             raise TypeError(f"progress must be a callable or None, got {type(progress).__name__}")
+        if prompt is not None and cond is not None:
+            raise ValueError("give prompt or cond, not both")
+        if negative_prompt is not None and uncond is not None:
+            raise ValueError("give negative_prompt or uncond, not both")
+        if init_image is not None and init_latent is not None:
+            raise ValueError("give init_image or init_latent, not both")
         params = _capi.ldm_sample_params_t()
         self._lib.ldm_sample_params_init(ctypes.byref(params), ctypes.sizeof(params))
         params.sampler = _SAMPLER_IDS[sampler]
@@ -350,16 +421,29 @@ class Model:
             raise ValueError(f"strength must be in (0, 1], got {strength!r}")
         self._set_size(params, width, height, latent_shape)
         start = _optional(_latent, init_latent, "init_latent")
+        start_pixels = _optional(_pixels, init_image, (3,), "init_image")
         shared_concat = _optional(_latent, concat, "concat")
         shared_vector = _optional(_floats, vector, "vector", ("dim",))
         positive = _Side(_optional(_floats, cond, "cond", ("n_tokens", "dim")),
-                         _optional(_int, class_label, "class_label", 0, _INT32_MAX), shared_concat, shared_vector)
+                         _optional(_int, class_label, "class_label", 0, _INT32_MAX), shared_concat, shared_vector,
+                         prompt=_optional(_prompt, prompt, "prompt"))
+        negative_text = _optional(_prompt, negative_prompt, "negative_prompt")
+        negative_context = _optional(_floats, uncond, "uncond", ("n_tokens", "dim"))
+        negative_label = _optional(_int, uncond_class_label, "uncond_class_label", 0, _INT32_MAX)
+        negative_concat = _optional(_latent, uncond_concat, "uncond_concat")
+        guided = params.guidance != 1
+        if not guided:
+            negative_text = None  # guidance 1 has no unconditional side: not encoded (as in diffusers)
+        # Without its context or class given, the unconditional side starts from the model's own
+        # (ldm_cond_uncond), unless the conditioned side is a raw context: then it must be raw too.
+        model_uncond = guided and negative_context is None and negative_text is None and negative_label is None \
+            and positive.context is None
         negative = None
-        if uncond is not None or uncond_class_label is not None or uncond_concat is not None:
-            negative = _Side(_optional(_floats, uncond, "uncond", ("n_tokens", "dim")),
-                             _optional(_int, uncond_class_label, "uncond_class_label", 0, _INT32_MAX),
-                             shared_concat if uncond_concat is None else _latent(uncond_concat, "uncond_concat"),
-                             shared_vector)
+        if model_uncond or negative_context is not None or negative_text is not None or negative_label is not None \
+                or negative_concat is not None:
+            negative = _Side(negative_context, negative_label,
+                             shared_concat if negative_concat is None else negative_concat, shared_vector,
+                             prompt=negative_text, model_uncond=model_uncond)
         failure = []  # what the progress callback raised, re-raised once ldm_sample returns
         callback = None  # the ctypes function: referenced here until ldm_sample has returned
         if progress is not None:
@@ -373,8 +457,12 @@ class Model:
                     init_c = _new_tensor(start)
                     owned.append((self._lib.ldm_tensor_free, init_c))
                     params.init_latent = init_c  # not copied by the library: freed after the call
-                cond_c = _new_cond(positive, owned)
-                uncond_c = None if negative is None else _new_cond(negative, owned)
+                if start_pixels is not None:
+                    image_c = _new_image(start_pixels)
+                    owned.append((self._lib.ldm_image_free, image_c))
+                    params.init_image = image_c  # not copied either
+                cond_c = _new_cond(ctx, positive, owned)
+                uncond_c = None if negative is None else _new_cond(ctx, negative, owned)
                 status = self._lib.ldm_sample(ctx, ctypes.byref(params), cond_c, uncond_c, ctypes.byref(latent_c))
                 if failure:
                     raise failure[0]
@@ -403,11 +491,35 @@ class Model:
             params.height = _int(height, "height", 1, _INT32_MAX)
 
     def generate(self, *args, **kwargs):
-        """sample() with the same arguments, decoded -> RGB uint8 [H, W, 3]. Needs a model with
-        an autoencoder (checked first, so that no sampling time is wasted)."""
+        """sample() with the same arguments (prompt, negative_prompt and init_image included),
+        decoded -> RGB uint8 [H, W, 3]. Needs a model with an autoencoder (checked first, so that
+        no sampling time is wasted)."""
         if "autoencoder" not in self.info.components:
             raise ValueError("this model has no autoencoder to decode with: use sample()")
         return self.decode(self.sample(*args, **kwargs))
+
+    def txt2img(self, prompt, negative_prompt="", steps=50, sampler="ddim", guidance=7.5, seed=0, width=None,
+                height=None, eta=0.0, progress=None):
+        """A text-to-image model's picture of `prompt` -> RGB uint8 [H, W, 3], as diffusers'
+        StableDiffusionPipeline (or LDMTextToImagePipeline) makes it with the same arguments and
+        torch.Generator().manual_seed(seed). negative_prompt: the unconditional side when
+        guidance != 1 ("" and None both mean the empty prompt); guidance 1 has none.
+        width, height: pixels, by default the model's native size."""
+        _prompt(prompt, "prompt")  # a prompt is required here: None is refused, not unconditional
+        return self.generate(prompt=prompt, negative_prompt=negative_prompt, steps=steps, sampler=sampler,
+                             guidance=guidance, seed=seed, width=width, height=height, eta=eta, progress=progress)
+
+    def img2img(self, image, prompt, negative_prompt="", strength=0.8, steps=50, sampler="ddim", guidance=7.5, seed=0,
+                eta=0.0, progress=None):
+        """`image` (RGB uint8 [H, W, 3], sides multiples of info.downsample_factor) redrawn after
+        `prompt` -> RGB uint8 of the same size, as diffusers' StableDiffusionImg2ImgPipeline does
+        with the same arguments: the image is encoded, noised to `strength` (0, 1] of the
+        schedule, and the last int(steps * strength) steps are run."""
+        _prompt(prompt, "prompt")
+        if image is None:
+            raise ValueError("image is None")
+        return self.generate(prompt=prompt, negative_prompt=negative_prompt, init_image=image, strength=strength,
+                             steps=steps, sampler=sampler, guidance=guidance, seed=seed, eta=eta, progress=progress)
 
     def cancel(self):
         """Asks a running encode, decode or sample (on another thread) to stop; it raises
