@@ -75,9 +75,73 @@ def unet_call(impl, model, size, threads, repeats):
     return times, out
 
 
+PROMPT = "a photograph of an astronaut riding a horse on the moon, highly detailed"
+
+
+def _ldm(model, threads):
+    sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+    import ldm
+    return ldm.Model(model, threads=threads)
+
+
+def _pipeline(model, threads):
+    import torch
+    from diffusers import StableDiffusionPipeline
+    torch.set_num_threads(threads)
+    return StableDiffusionPipeline.from_pretrained(model, low_cpu_mem_usage=False, safety_checker=None,
+                                                   requires_safety_checker=False)
+
+
+def _timed(run, repeats):
+    out = run()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = run()
+        times.append(time.perf_counter() - t)
+    return times, out
+
+
+def text_encoder(impl, model, threads, repeats):
+    """One prompt through tokenizer and text encoder (77 tokens)."""
+    if impl == "diffusers":
+        import torch
+        pipe = _pipeline(model, threads)
+
+        def run():
+            with torch.no_grad():
+                ids = pipe.tokenizer(PROMPT, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+                return pipe.text_encoder(ids)[0][0].numpy()
+    else:
+        m = _ldm(model, threads)
+
+        def run():
+            return m.encode_prompt(PROMPT)
+    return _timed(run, repeats)
+
+
+def txt2img(impl, model, size, threads, repeats, steps=20):
+    """A whole text-to-image run: DDIM, guidance 7.5, an empty negative prompt."""
+    if impl == "diffusers":
+        import torch
+        pipe = _pipeline(model, threads)
+        pipe.set_progress_bar_config(disable=True)
+
+        def run():
+            with torch.no_grad():
+                return pipe(PROMPT, num_inference_steps=steps, guidance_scale=7.5, height=size, width=size,
+                            generator=torch.Generator().manual_seed(0), output_type="np").images[0]
+    else:
+        m = _ldm(model, threads)
+
+        def run():
+            return m.txt2img(PROMPT, steps=steps, guidance=7.5, seed=0, width=size, height=size)
+    return _timed(run, repeats)
+
+
 def main():
     args = json.loads(sys.argv[1])
-    job = {"vae_decode": vae_decode, "unet_call": unet_call}[args.pop("job")]
+    job = {"vae_decode": vae_decode, "unet_call": unet_call, "text_encoder": text_encoder, "txt2img": txt2img}[args.pop("job")]
     out_path = args.pop("output", None)
     times, out = job(**args)
     if out_path:

@@ -42,6 +42,44 @@ def gguf(folder, type_name):
     return path
 
 
+def sd15_pipeline():
+    """A random Stable Diffusion 1.5 pipeline folder (CLIP ViT-L/14 text encoder with the real
+    CLIP vocabulary, the UNet and VAE above, DDIM), made on first use."""
+    import json
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    folder = os.path.join(WORK, "sd15")
+    if os.path.exists(os.path.join(folder, "model_index.json")):
+        return folder
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "Tests", "Fixtures", "tokenizers", "clip", "merges.txt"), encoding="utf-8") as f:
+        merges = [line.rstrip("\n") for line in f if line.strip() and not line.startswith("#version")]
+    import sys
+    sys.path.insert(0, os.path.join(root, "tools"))
+    from fixtures.common import byte_characters
+    chars = byte_characters()
+    vocab = chars + [c + "</w>" for c in chars] + ["".join(m.split()) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
+    tok_dir = os.path.join(WORK, "clip_tokenizer")
+    os.makedirs(tok_dir, exist_ok=True)
+    with open(os.path.join(tok_dir, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump({t: i for i, t in enumerate(vocab)}, f, ensure_ascii=False)
+    with open(os.path.join(tok_dir, "merges.txt"), "w", encoding="utf-8") as f:
+        f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
+    tokenizer = CLIPTokenizer(os.path.join(tok_dir, "vocab.json"), os.path.join(tok_dir, "merges.txt"),
+                              pad_token="<|endoftext|>", model_max_length=77)
+    torch.manual_seed(1)
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                                        num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu"))
+    scheduler = DDIMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    pipe = StableDiffusionPipeline(
+        vae=AutoencoderKL.from_pretrained(sd_vae()), text_encoder=text, tokenizer=tokenizer,
+        unet=UNet2DConditionModel.from_pretrained(sd15_unet()), scheduler=scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
 def sd_vae():
     """The folder of a random SD VAE (diffusers layout), made on first use."""
     from diffusers import AutoencoderKL
