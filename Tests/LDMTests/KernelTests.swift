@@ -48,6 +48,18 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Winograd F(2x2, 3x3) against the naive loop: odd sides (partial tiles), batches whose
+    /// tiles share GEMMs, and budgets small enough to cut channels and tiles into blocks.
+    func testWinogradConvolution() throws {
+        let ws = Workspace(threads: 2)
+        for (shape, cout, budget) in [([2, 16, 7, 9], 24, Winograd.budget), ([3, 20, 11, 6], 17, 16 * 20 * 5), ([1, 32, 16, 16], 8, 16 * 32 * 3)] {
+            let x = try random(shape), w = try random([cout, shape[1], 3, 3])
+            let bias = (0..<cout).map { Float($0) * 0.05 }
+            let ours = try Winograd.conv(x, weight: w.data, bias: bias, outChannels: cout, ws: ws, budget: budget)
+            XCTAssertClose(ours, try naiveConv(x, w, bias, ConvGeometry(kernel: 3)), 1e-5, "winograd \(shape) budget \(budget)")
+        }
+    }
+
     /// Large enough that GEMMs are tiled and every kernel splits its loops.
     func testResultsDoNotDependOnThreadCount() throws {
         let x = try random([1, 48, 40, 40]), w = try random([96, 48, 3, 3])
@@ -108,20 +120,25 @@ final class KernelTests: XCTestCase {
     func testAttentionLayoutsAndBlocks() throws {
         let ws = Workspace(threads: 2)
         for (tq, tk, d) in [(5, 7, 3), (300, 4000, 8)] {  // the second runs in several query blocks
-            let q = try random([tq, d]).array, k = try random([tk, d]).array, v = try random([tk, d]).array
-            let ref = try Tensor([tq, d], naiveAttention(q: q, k: k, v: v, tq: tq, tk: tk, d: d, scale: 0.4))
+            let q = try random([tq, d]), k = try random([tk, d]), v = try random([tk, d])
+            let ref = try Tensor([tq, d], naiveAttention(q: q.array, k: k.array, v: v.array, tq: tq, tk: tk, d: d, scale: 0.4))
             // token-major operands and output
             let out = try Tensor([tq, d])
-            try attention(q: AttnMatrix(q, ld: d, channelMajor: false), k: AttnMatrix(k, ld: d, channelMajor: false),
-                          v: AttnMatrix(v, ld: d, channelMajor: false), out: out.data, outLd: d, outChannelMajor: false,
-                          tq: tq, tk: tk, d: d, scale: 0.4, ws: ws)
+            try withExtendedLifetime((q, k, v)) {
+                try attention(q: AttnMatrix(q.data, ld: d, channelMajor: false), k: AttnMatrix(k.data, ld: d, channelMajor: false),
+                              v: AttnMatrix(v.data, ld: d, channelMajor: false), out: out.data, outLd: d, outChannelMajor: false,
+                              tq: tq, tk: tk, d: d, scale: 0.4, ws: ws)
+            }
             XCTAssertClose(out, ref, 1e-5, "token-major \(tq)x\(tk)")
             // channel-major, as the autoencoder's 1x1 convolutions leave them
-            let qc = transpose(q, rows: tq, cols: d), kc = transpose(k, rows: tk, cols: d), vc = transpose(v, rows: tk, cols: d)
+            let qc = try Tensor([d, tq], transpose(q.array, rows: tq, cols: d))
+            let kc = try Tensor([d, tk], transpose(k.array, rows: tk, cols: d)), vc = try Tensor([d, tk], transpose(v.array, rows: tk, cols: d))
             let outc = try Tensor([d, tq])
-            try attention(q: AttnMatrix(qc, ld: tq, channelMajor: true), k: AttnMatrix(kc, ld: tk, channelMajor: true),
-                          v: AttnMatrix(vc, ld: tk, channelMajor: true), out: outc.data, outLd: tq, outChannelMajor: true,
-                          tq: tq, tk: tk, d: d, scale: 0.4, ws: ws)
+            try withExtendedLifetime((qc, kc, vc)) {
+                try attention(q: AttnMatrix(qc.data, ld: tq, channelMajor: true), k: AttnMatrix(kc.data, ld: tk, channelMajor: true),
+                              v: AttnMatrix(vc.data, ld: tk, channelMajor: true), out: outc.data, outLd: tq, outChannelMajor: true,
+                              tq: tq, tk: tk, d: d, scale: 0.4, ws: ws)
+            }
             XCTAssertClose(try Tensor([tq, d], transpose(outc.array, rows: d, cols: tq)), ref, 1e-5, "channel-major \(tq)x\(tk)")
         }
     }

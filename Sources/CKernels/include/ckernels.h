@@ -22,3 +22,21 @@ void ck_silu(float *x, size_t n);
 void ck_geglu(const float *a, const float *gate, float *out, size_t n);
 
 #endif
+
+/* Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1, in three steps
+ * around 16 GEMMs. Tiles cover the output in 2x2 blocks; tile q of a batch is item
+ * q / tiles_per_item. */
+
+/* U[e][k][c] = (G g G^T)[e] for output channels k0 .. k0+nk, e = 0 .. 15; g = w[k][c] (3x3).
+ * U points at channel k0's row of plane 0; planes hold `rows` x C values. */
+void ck_wino_weights(const float *w, size_t C, size_t k0, size_t nk, size_t rows, float *U);
+
+/* V[e][c][j] = (B^T d B)[e] of input tile q0 + j (j < nq) for channels c0 .. c0+nc of x
+ * [N][C][H][W]; V's planes hold C x nq values. */
+void ck_wino_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t nc, size_t q0, size_t nq, float *V);
+
+/* y[n][k][...] = A^T M A of tile q0 + j, plus bias[k] when bias is not NULL, for output
+ * channels k0 .. k0+nk (M's planes hold nk x nq values; only the first nk1 channels from k1 on
+ * are written: k1 >= k0, k1 + nk1 <= k0 + nk). */
+void ck_wino_output(const float *M, size_t K, size_t H, size_t W, size_t k0, size_t nk, size_t k1, size_t nk1,
+                    size_t q0, size_t nq, const float *bias, float *y);

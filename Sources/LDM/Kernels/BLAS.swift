@@ -11,13 +11,19 @@ public enum BLAS {
     static let tileColumns = 256
     static let tileRows = 64
 
-    private static let singleThreaded: Void = openblas_set_num_threads(1)
+    /// OpenBLAS goes single-threaded, and its buffer pool is set up by one tiny product inside
+    /// this once-only initialiser: concurrent first calls (which 0.3.21 can crash on) wait here.
+    private static let ready: Void = {
+        openblas_set_num_threads(1)
+        var a: Float = 1, b: Float = 1, c: Float = 0
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, 1, 1, 1, &a, 1, &b, 1, 0, &c, 1)
+    }()
 
     /// C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C.
     public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, threads: Int) {
-        _ = singleThreaded
+        _ = ready
         func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
             cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                         blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))

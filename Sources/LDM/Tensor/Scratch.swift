@@ -8,6 +8,7 @@ public final class Scratch {
         case weight      // a layer's weight converted to fp32 just before its GEMM
         case columns     // an im2col block
         case scores      // an attention block's score rows
+        case winograd    // transformed filters of a Winograd convolution
         case work        // anything else a kernel needs for the duration of one call
     }
 
