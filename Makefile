@@ -24,6 +24,7 @@ lib: $(LIB)
 install: $(LIB)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libldm.so.$(VERSION)
+	strip --strip-debug $(DESTDIR)$(PREFIX)/lib/libldm.so.$(VERSION)
 	ln -sf libldm.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libldm.so.0
 	ln -sf libldm.so.0 $(DESTDIR)$(PREFIX)/lib/libldm.so
 	install -m 644 include/ldm.h $(DESTDIR)$(PREFIX)/include/ldm.h

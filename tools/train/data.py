@@ -55,8 +55,8 @@ COLOURS = tuple(OBJ_COLOURS)
 BACKGROUNDS = tuple(BG_COLOURS)
 
 # half-extent r of the object's bounding box (the box is 2r x 2r for every shape)
-SIZE_RANGE = {"small": (6.5, 8.0), "big": (11.5, 14.0)}
-SIZE_THRESHOLD = 19.5  # bbox extent (pixels) separating small (13..16) from big (23..28)
+SIZE_RANGE = {"small": (7.0, 8.5), "big": (11.5, 14.0)}
+SIZE_THRESHOLD = 20.0  # bbox extent (pixels) separating small (14..17) from big (23..28)
 P_SINGLE = 0.25  # fraction of one-object scenes
 CROSS_ARM = 0.38  # half-width of a cross arm relative to r
 SHADE = 30.0  # +-shading of objects (intensity units)
@@ -243,12 +243,13 @@ def make_batch(seed, n: int, split: str = "train", start: int = 0) -> tuple[np.n
     return np.stack(imgs), caps
 
 
-def heldout_prompts(n: int, seed: int = 1234) -> list[str]:
-    """n distinct held-out captions (deterministic)."""
+def heldout_prompts(n: int, seed: int = 1234, split: str = "heldout") -> list[str]:
+    """n distinct captions of held-out combinations (deterministic). split="train" gives
+    captions of training combinations instead (used to choose the guidance scale)."""
     rng = np.random.default_rng(seed)
     out, seen = [], set()
     while len(out) < n:
-        c = caption_of(sample_attrs(rng, "heldout"))
+        c = caption_of(sample_attrs(rng, split))
         if c not in seen:
             seen.add(c)
             out.append(c)

@@ -106,16 +106,17 @@ def check_pipeline(pipeline_dir: str, prompts: list[str], steps: int = 20, guida
 
 
 def run_eval(c: dict, out_dir: str | None, n: int = 256, steps: int = 20, guidance: float = 5.0,
-             seed: int = 0, batch: int = 64, log=print) -> dict:
+             seed: int = 0, batch: int = 64, split: str = "heldout") -> dict:
     from data import heldout_prompts
     from evaluate import report
 
-    prompts = heldout_prompts(n)
+    prompts = heldout_prompts(n) if split == "heldout" else heldout_prompts(n, split=split)
     t0 = time.time()
     imgs = generate(c, prompts, steps, guidance, seed=seed, batch=batch)
     t_gen = time.time() - t0
     rep = report(imgs, prompts)
-    rep.update(steps=steps, guidance=guidance, seed=seed, sampler="DDIM eta=0", gen_seconds=round(t_gen, 1))
+    rep.update(split=split, steps=steps, guidance=guidance, seed=seed, sampler="DDIM eta=0",
+               gen_seconds=round(t_gen, 1))
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
         np.savez_compressed(os.path.join(out_dir, "samples.npz"), images=imgs, captions=np.array(prompts))
@@ -142,6 +143,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--split", default="heldout", choices=["heldout", "train"],
+                    help="prompts from held-out combinations (default) or training ones")
     ap.add_argument("--check-pipeline", action="store_true")
     ap.add_argument("--prompt", action="append")
     a = ap.parse_args()
@@ -161,7 +164,7 @@ def main():
         for i, im in enumerate(imgs):
             Image.fromarray(im).save(os.path.join(a.out or ".", f"sample_{i:03d}.png"))
         return
-    rep = run_eval(c, a.out, a.n, a.steps, a.guidance, a.seed, a.batch)
+    rep = run_eval(c, a.out, a.n, a.steps, a.guidance, a.seed, a.batch, a.split)
     print(json.dumps(rep, indent=1))
 
 
