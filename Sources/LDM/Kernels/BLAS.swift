@@ -7,8 +7,10 @@ import CBLAS
 /// on its shape, and the tiles are spread over our threads. Each output element is then
 /// computed by the same call whatever the thread count, which makes runs bitwise reproducible.
 public enum BLAS {
-    /// Output columns per tile when splitting along N, rows when splitting along M.
-    static let tileColumns = 256
+    /// Output columns per tile when splitting along N (at least 256, about an eighth of them:
+    /// wide tiles pack the left matrix fewer times, eight keep up to eight threads busy), rows
+    /// when splitting along M. Both depend on the shape only.
+    static func tileColumns(_ n: Int) -> Int { max(256, (n / 8 + 63) / 64 * 64) }
     static let tileRows = 64
 
     /// OpenBLAS goes single-threaded, and its buffer pool is set up by one tiny product inside
@@ -28,12 +30,13 @@ public enum BLAS {
             cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                         blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
         }
-        if n >= 2 * tileColumns {
-            let tiles = (n + tileColumns - 1) / tileColumns
+        let width = tileColumns(n)
+        if n >= 2 * width {
+            let tiles = (n + width - 1) / width
             parallelRanges(tiles, threads: threads) { ts in
                 for t in ts {
-                    let j = t * tileColumns
-                    call(m, min(tileColumns, n - j), a, transB ? b + j * ldb : b + j, c + j)
+                    let j = t * width
+                    call(m, min(width, n - j), a, transB ? b + j * ldb : b + j, c + j)
                 }
             }
         } else if m >= 2 * tileRows {

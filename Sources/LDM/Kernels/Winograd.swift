@@ -9,7 +9,8 @@ enum Winograd {
     /// Floats per transformed block (U, V or M), about 24 MB.
     static let budget = 6 << 20
 
-    /// Worth it where there are enough tiles to keep the GEMMs wide.
+    /// Worth it where there are enough tiles to keep the GEMMs wide. (F(4x4, 3x3) was measured
+    /// too: its scalar 6x6 transforms cost more than the products it saves.)
     static func applies(_ g: ConvGeometry, channels: Int, tiles: Int) -> Bool {
         g.kernel == 3 && g.stride == 1 && g.padTop == 1 && g.padLeft == 1 && g.padBottom == 1 && g.padRight == 1
             && tiles >= 64 && channels >= 16
