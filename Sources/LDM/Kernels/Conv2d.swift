@@ -36,7 +36,7 @@ let columnBudget = 1 << 22
 public func conv2d(_ x: Tensor, weight: UnsafePointer<Float>, bias: [Float]?, outChannels cout: Int,
                    geometry g: ConvGeometry, ws: Workspace) throws -> Tensor {
     let (n, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    if Winograd.applies(g, channels: cin, pixels: n * h * w) {
+    if Winograd.applies(g, channels: cin, tiles: n * ((h + 1) / 2) * ((w + 1) / 2)) {
         return try Winograd.conv(x, weight: weight, bias: bias, outChannels: cout, ws: ws)
     }
     let (ho, wo) = g.outSize(h, w)
