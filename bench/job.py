@@ -13,68 +13,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("LDM_LIBRARY_PATH", os.path.join(ROOT, ".build", "release", "libldm.so"))
 
 
-def vae_decode(impl, model, size, threads, repeats):
-    latent = np.random.RandomState(0).standard_normal((4, size // 8, size // 8)).astype(np.float32)
-    if impl == "diffusers":
-        import torch
-        from diffusers import AutoencoderKL
-        torch.set_num_threads(threads)
-        vae = AutoencoderKL.from_pretrained(model, low_cpu_mem_usage=False).eval()
-        z = torch.from_numpy(latent)[None] / vae.config.scaling_factor
-
-        def run():
-            with torch.no_grad():
-                return vae.decode(z).sample[0].numpy()
-    else:
-        sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
-        import ldm
-        m = ldm.Model(model, threads=threads)
-
-        def run():
-            return m.decode(latent, output="float")
-    out = run()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t)
-    return times, out
-
-
-def unet_call(impl, model, size, threads, repeats):
-    """One UNet call at batch 2 (classifier-free guidance) on a [4, size, size] latent with
-    a 77 x 768 context. libldm runs it as a 1-step DDIM sample with guidance: one UNet call."""
-    rng = np.random.RandomState(0)
-    x = rng.standard_normal((4, size, size)).astype(np.float32)
-    cond, uncond = (rng.standard_normal((77, 768)).astype(np.float32) for _ in range(2))
-    if impl == "diffusers":
-        import torch
-        from diffusers import UNet2DConditionModel
-        torch.set_num_threads(threads)
-        unet = UNet2DConditionModel.from_pretrained(model, low_cpu_mem_usage=False).eval()
-        xb = torch.from_numpy(np.stack([x, x]))
-        ctx = torch.from_numpy(np.stack([uncond, cond]))
-        t = torch.tensor([500, 500])
-
-        def run():
-            with torch.no_grad():
-                return unet(xb, t, encoder_hidden_states=ctx).sample.numpy()
-    else:
-        sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
-        import ldm
-        m = ldm.Model(model, threads=threads)
-
-        def run():
-            return m.sample(cond=cond, uncond=uncond, guidance=7.5, steps=1, latent_shape=(4, size, size))
-    run()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = run()
-        times.append(time.perf_counter() - t)
-    return times, out
-
-
 PROMPT = "a photograph of an astronaut riding a horse on the moon, highly detailed"
 
 
@@ -100,6 +38,52 @@ def _timed(run, repeats):
         out = run()
         times.append(time.perf_counter() - t)
     return times, out
+
+
+def vae_decode(impl, model, size, threads, repeats):
+    latent = np.random.RandomState(0).standard_normal((4, size // 8, size // 8)).astype(np.float32)
+    if impl == "diffusers":
+        import torch
+        from diffusers import AutoencoderKL
+        torch.set_num_threads(threads)
+        vae = AutoencoderKL.from_pretrained(model, low_cpu_mem_usage=False).eval()
+        z = torch.from_numpy(latent)[None] / vae.config.scaling_factor
+
+        def run():
+            with torch.no_grad():
+                return vae.decode(z).sample[0].numpy()
+    else:
+        m = _ldm(model, threads)
+
+        def run():
+            return m.decode(latent, output="float")
+    return _timed(run, repeats)
+
+
+def unet_call(impl, model, size, threads, repeats):
+    """One UNet call at batch 2 (classifier-free guidance) on a [4, size, size] latent with
+    a 77 x 768 context. libldm runs it as a 1-step DDIM sample with guidance: one UNet call."""
+    rng = np.random.RandomState(0)
+    x = rng.standard_normal((4, size, size)).astype(np.float32)
+    cond, uncond = (rng.standard_normal((77, 768)).astype(np.float32) for _ in range(2))
+    if impl == "diffusers":
+        import torch
+        from diffusers import UNet2DConditionModel
+        torch.set_num_threads(threads)
+        unet = UNet2DConditionModel.from_pretrained(model, low_cpu_mem_usage=False).eval()
+        xb = torch.from_numpy(np.stack([x, x]))
+        ctx = torch.from_numpy(np.stack([uncond, cond]))
+        t = torch.tensor([500, 500])
+
+        def run():
+            with torch.no_grad():
+                return unet(xb, t, encoder_hidden_states=ctx).sample.numpy()
+    else:
+        m = _ldm(model, threads)
+
+        def run():
+            return m.sample(cond=cond, uncond=uncond, guidance=7.5, steps=1, latent_shape=(4, size, size))
+    return _timed(run, repeats)
 
 
 def text_encoder(impl, model, threads, repeats):

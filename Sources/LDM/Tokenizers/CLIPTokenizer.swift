@@ -33,23 +33,17 @@ public final class CLIPTokenizer: Tokenizer, Sendable {
     }
 
     public func encode(_ text: String) -> [Int] {
-        var ids = [startToken]
-        for piece in specials.split(Array(text.unicodeScalars)) {
-            switch piece {
-            case .token(let id):
-                ids.append(id)
-            case .text(let raw):
-                for word in CLIPText.words(CLIPText.normalize(raw)) {
-                    var bytes = [UInt8]()
-                    for c in word { UTF8.encode(c) { bytes.append($0) } }
-                    var symbols = bytes.map { byteTokens[Int($0)] }
-                    symbols[symbols.count - 1] = lastByteTokens[Int(bytes[bytes.count - 1])]
-                    merges.apply(&symbols)
-                    ids += symbols
-                }
+        specials.encode(text, start: startToken, end: endToken) { raw in
+            var ids = [Int]()
+            for word in CLIPText.words(CLIPText.normalize(raw)) {
+                var bytes = [UInt8]()
+                for c in word { UTF8.encode(c) { bytes.append($0) } }
+                var symbols = bytes.map { byteTokens[Int($0)] }
+                symbols[symbols.count - 1] = lastByteTokens[Int(bytes[bytes.count - 1])]
+                merges.apply(&symbols)
+                ids += symbols
             }
+            return ids
         }
-        ids.append(endToken)
-        return ids
     }
 }

@@ -31,4 +31,18 @@ struct SpecialTokens: Sendable {
         if start < text.count { pieces.append(.text(text[start...])) }
         return pieces
     }
+
+    /// `start`, then special tokens written in `text` as themselves and the text between them
+    /// through `tokenize`, then `end`: the frame both tokenizers share.
+    func encode(_ text: String, start: Int, end: Int, _ tokenize: (ArraySlice<Unicode.Scalar>) -> [Int]) -> [Int] {
+        var ids = [start]
+        for piece in split(Array(text.unicodeScalars)) {
+            switch piece {
+            case .token(let id): ids.append(id)
+            case .text(let raw): ids += tokenize(raw)
+            }
+        }
+        ids.append(end)
+        return ids
+    }
 }

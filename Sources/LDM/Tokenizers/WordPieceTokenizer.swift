@@ -32,19 +32,9 @@ public final class WordPieceTokenizer: Tokenizer, Sendable {
     }
 
     public func encode(_ text: String) -> [Int] {
-        var ids = [startToken]
-        for piece in specials.split(Array(text.unicodeScalars)) {
-            switch piece {
-            case .token(let id):
-                ids.append(id)
-            case .text(let raw):
-                for word in BertText.words(BertText.normalize(raw, lowercase: lowercase)) {
-                    ids += pieces(word)
-                }
-            }
+        specials.encode(text, start: startToken, end: endToken) { raw in
+            BertText.words(BertText.normalize(raw, lowercase: lowercase)).flatMap(pieces)
         }
-        ids.append(endToken)
-        return ids
     }
 
     private func pieces(_ word: ArraySlice<Unicode.Scalar>) -> [Int] {
