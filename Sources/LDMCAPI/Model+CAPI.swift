@@ -22,8 +22,8 @@ public func ldm_model_info(_ model: OpaquePointer?, _ info: UnsafeMutablePointer
         full.struct_size = given
         if let ae = m.autoencoder?.config {
             full.autoencoder = ae.kind == .kl ? LDM_AUTOENCODER_KL : LDM_AUTOENCODER_VQ
-            full.latent_channels = Int32(ae.embedDim)
-            full.downsample_factor = Int32(ae.downsampleFactor)
+            full.latent_channels = Int32(clamping: ae.embedDim)
+            full.downsample_factor = Int32(clamping: ae.downsampleFactor)
             full.scale_factor = ae.scaleFactor
         } else {
             full.autoencoder = LDM_AUTOENCODER_NONE
@@ -38,13 +38,13 @@ public func ldm_model_info(_ model: OpaquePointer?, _ info: UnsafeMutablePointer
         full.components = (m.autoencoder != nil ? LDM_COMPONENT_AUTOENCODER : 0) | (m.unet != nil ? LDM_COMPONENT_UNET : 0)
             | (m.textEncoder != nil ? LDM_COMPONENT_TEXT_ENCODER : 0) | (m.tokenizer != nil ? LDM_COMPONENT_TOKENIZER : 0)
             | (m.classEmbedder != nil ? LDM_COMPONENT_CLASS_EMBEDDER : 0)
-        full.text_max_length = Int32(m.textEncoder?.maxLength ?? 0)
+        full.text_max_length = Int32(clamping: m.textEncoder?.maxLength ?? 0)
         if let u = m.unet?.config {
-            full.unet_in_channels = Int32(u.inChannels)
-            full.unet_out_channels = Int32(u.outChannels)
-            full.context_dim = Int32(u.contextDim ?? 0)
-            full.n_classes = Int32(u.numClasses ?? 0)
-            full.sample_size = Int32(m.nativeLatentSize?[0] ?? 0)
+            full.unet_in_channels = Int32(clamping: u.inChannels)
+            full.unet_out_channels = Int32(clamping: u.outChannels)
+            full.context_dim = Int32(clamping: u.contextDim ?? 0)
+            full.n_classes = Int32(clamping: u.numClasses ?? 0)
+            full.sample_size = Int32(clamping: m.nativeLatentSize?[0] ?? 0)
         }
         switch m.prediction {
         case .epsilon: full.prediction = LDM_PREDICTION_EPSILON

@@ -35,7 +35,9 @@ public struct AutoencoderConfig: Equatable {
         let ch = convIn.shape[0]
         let levels = try w.indices("encoder.down.")
         let blocks = try w.indices("encoder.down.0.block.")
-        guard levels >= 1, blocks >= 1, ch > 0 else { throw LDMError.model("the encoder has no levels") }
+        guard levels >= 1, levels <= 8, blocks >= 1, ch > 0 else {
+            throw LDMError.model("the encoder has \(levels) levels of \(blocks) blocks (1 to 8 levels expected)")
+        }
         var mult = [Int]()
         for i in 0..<levels {
             let out = try w.tensor("encoder.down.\(i).block.0.conv1.weight").shape[0]

@@ -22,7 +22,7 @@ public final class UNet {
 
     public init(_ w: WeightScope, metadata: [String: MetaValue]) throws {
         let convIn = try w.tensor("input_blocks.0.0.weight")
-        guard convIn.shape.count == 4 else { throw LDMError.model("input_blocks.0.0 is not a convolution") }
+        guard convIn.shape.count == 4, convIn.shape[0] > 0 else { throw LDMError.model("input_blocks.0.0 is not a convolution") }
         let mc = convIn.shape[0]
         inConv = try Conv2dLayer(w("input_blocks.0.0"), in: convIn.shape[1], out: mc, kernel: 3)
         timeIn = try LinearLayer(w("time_embed.0"), in: mc)
@@ -47,7 +47,7 @@ public final class UNet {
         let inputCount = try w.indices("input_blocks.")
         let ups = (0..<outputCount).filter { i in (1...2).contains { Self.isUpsampler(w("output_blocks.\(i).\($0)")) } }
         let levels = ups.count + 1
-        guard outputCount % levels == 0, outputCount / levels >= 2, inputCount == outputCount else {
+        guard levels <= 8, outputCount % levels == 0, outputCount / levels >= 2, inputCount == outputCount else {
             throw LDMError.model("\(inputCount) input and \(outputCount) output blocks do not form a UNet")
         }
         let perLevel = outputCount / levels

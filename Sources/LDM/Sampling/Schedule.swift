@@ -41,7 +41,7 @@ public struct NoiseSchedule: Sendable {
     }
 
     public static func cosine(timesteps: Int = 1000) throws -> NoiseSchedule {
-        guard timesteps >= 1 else { throw LDMError.invalidArgument("a noise schedule needs at least one timestep") }
+        try checkCount(timesteps)
         // In double, as diffusers' betas_for_alpha_bar does in Python floats.
         func alphaBar(_ t: Double) -> Double {
             let c = cos((t + 0.008) / 1.008 * Double.pi / 2)
@@ -93,8 +93,17 @@ public struct NoiseSchedule: Sendable {
         sigmas = alphasCumprod.map { ((1 - $0) / $0).squareRoot() }
     }
 
+    /// More training timesteps than any model uses; a larger count in a file is refused.
+    static let maxTimesteps = 100_000
+
+    private static func checkCount(_ timesteps: Int) throws {
+        guard timesteps >= 1, timesteps <= maxTimesteps else {
+            throw LDMError.invalidArgument("a noise schedule has 1 to \(maxTimesteps) timesteps, not \(timesteps)")
+        }
+    }
+
     private static func checkRange(_ b0: Double, _ b1: Double, _ timesteps: Int) throws {
-        guard timesteps >= 1 else { throw LDMError.invalidArgument("a noise schedule needs at least one timestep") }
+        try checkCount(timesteps)
         guard b0 > 0, b1 > 0, b0 < 1, b1 < 1 else {
             throw LDMError.invalidArgument("beta range \(b0)...\(b1) must lie in (0, 1)")
         }
