@@ -160,3 +160,19 @@ void ck_geglu(const float *a, const float *gate, float *out, size_t n) {
     if (ck_has_avx2()) return geglu_avx2(a, gate, out, n);
     for (size_t i = 0; i < n; i++) out[i] = a[i] * 0.5f * gate[i] * (1.0f + erff(gate[i] * 0.70710678118654752f));
 }
+
+/* ---- mapped input rows (for Winograd transforms) ----------------------------------------- */
+
+void ck_map_row(const float *img, size_t H, size_t W, size_t r, size_t n, size_t C, size_t c,
+                const struct ck_input_map *map, float *dst) {
+    (void)H;
+    if (map && map->up) {
+        const float *src = img + (r / 2) * (W / 2);
+        for (size_t x = 0; x < W; x++) dst[x] = src[x / 2];
+    } else {
+        const float *src = img + r * W;
+        for (size_t x = 0; x < W; x++) dst[x] = src[x];
+    }
+    if (map && map->scale) ck_affine(dst, dst, W, map->scale[n * C + c], map->shift[n * C + c], map->silu);
+    else if (map && map->silu) ck_silu(dst, W);
+}

@@ -1,7 +1,10 @@
 /* Winograd F(2x2, 3x3) transforms (Lavin & Gray 2016): B^T d B for 4x4 input tiles, G g G^T
- * for 3x3 filters, A^T m A for 4x4 products. Plain C that the compiler vectorises; the GEMMs
- * between them are OpenBLAS's. */
+ * for 3x3 filters, A^T m A for 4x4 products. The input and output transforms work a row of
+ * tiles at a time: a padded input row split into even and odd columns turns the per-tile
+ * arithmetic into contiguous array expressions the compiler vectorises. */
 #include "ckernels.h"
+
+#include <string.h>
 
 void ck_wino_weights(const float *w, size_t C, size_t k0, size_t nk, size_t rows, float *U) {
     size_t plane = rows * C;
@@ -26,62 +29,102 @@ void ck_wino_weights(const float *w, size_t C, size_t k0, size_t nk, size_t rows
     }
 }
 
-void ck_wino_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t nc, size_t q0, size_t nq, float *V) {
+/* d B for every tile of input row r (zero outside the image): out[b][t] for b = 0..3 and the
+ * tx tiles of the row. With the row padded by one zero on the left, tile t reads padded
+ * columns 2t .. 2t+3: even[t], odd[t], even[t+1], odd[t+1]. */
+static void row_transform(const float *img, size_t H, size_t W, long r, size_t n, size_t C, size_t c,
+                          const struct ck_input_map *map, size_t tx, float *row, float *even, float *odd, float *out) {
+    if (r < 0 || r >= (long)H) {
+        memset(out, 0, 4 * tx * sizeof(float));
+        return;
+    }
+    ck_map_row(img, H, W, (size_t)r, n, C, c, map, row);
+    const float *src = row;
+    even[0] = 0.0f; /* column -1 */
+    for (size_t i = 0; i <= tx; i++) {
+        size_t ce = 2 * i - 1, co = 2 * i; /* image columns behind even[i] (i > 0) and odd[i] */
+        if (i > 0) even[i] = ce < W ? src[ce] : 0.0f;
+        odd[i] = co < W ? src[co] : 0.0f;
+    }
+    float *o0 = out, *o1 = out + tx, *o2 = out + 2 * tx, *o3 = out + 3 * tx;
+    for (size_t t = 0; t < tx; t++) {
+        o0[t] = even[t] - even[t + 1];
+        o1[t] = odd[t] + even[t + 1];
+        o2[t] = even[t + 1] - odd[t];
+        o3[t] = odd[t] - odd[t + 1];
+    }
+}
+
+void ck_wino_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t nc, size_t q0, size_t nq, float *V,
+                   float *buf, const struct ck_input_map *map) {
     size_t ty = (H + 1) / 2, tx = (W + 1) / 2, per = ty * tx, plane = C * nq;
+    size_t stored = map && map->up ? H * W / 4 : H * W; /* floats per stored plane */
+    float *line = buf, *even = buf + W, *odd = even + tx + 1, *rows = odd + tx + 1;
     for (size_t c = c0; c < c0 + nc; c++) {
-        for (size_t j = 0; j < nq; j++) {
-            size_t q = q0 + j, n = q / per, t = q % per;
-            long r0 = (long)(t / tx) * 2 - 1, s0 = (long)(t % tx) * 2 - 1;
-            const float *img = x + (n * C + c) * H * W;
-            float d[4][4];
-            for (int a = 0; a < 4; a++) {
-                long r = r0 + a;
-                for (int b = 0; b < 4; b++) {
-                    long s = s0 + b;
-                    d[a][b] = r >= 0 && r < (long)H && s >= 0 && s < (long)W ? img[r * (long)W + s] : 0.0f;
+        size_t q = q0;
+        while (q < q0 + nq) {
+            size_t n = q / per, t = q % per, first = t % tx;
+            size_t count = tx - first < q0 + nq - q ? tx - first : q0 + nq - q; /* tiles of this row in the block */
+            const float *img = x + (n * C + c) * stored;
+            long r0 = (long)(t / tx) * 2 - 1;
+            for (int a = 0; a < 4; a++) row_transform(img, H, W, r0 + a, n, C, c, map, tx, line, even, odd, rows + a * 4 * tx);
+            float *v = V + c * nq + (q - q0);
+            for (int b = 0; b < 4; b++) { /* B^T (d B): rows (1,0,-1,0), (0,1,1,0), (0,-1,1,0), (0,1,0,-1) */
+                const float *d0 = rows + b * tx + first, *d1 = d0 + 4 * tx, *d2 = d0 + 8 * tx, *d3 = d0 + 12 * tx;
+                float *v0 = v + (0 * 4 + b) * plane, *v1 = v + (1 * 4 + b) * plane;
+                float *v2 = v + (2 * 4 + b) * plane, *v3 = v + (3 * 4 + b) * plane;
+                for (size_t j = 0; j < count; j++) {
+                    v0[j] = d0[j] - d2[j];
+                    v1[j] = d1[j] + d2[j];
+                    v2[j] = d2[j] - d1[j];
+                    v3[j] = d1[j] - d3[j];
                 }
             }
-            float e[4][4]; /* B^T d: rows (1,0,-1,0), (0,1,1,0), (0,-1,1,0), (0,1,0,-1) */
-            for (int b = 0; b < 4; b++) {
-                e[0][b] = d[0][b] - d[2][b];
-                e[1][b] = d[1][b] + d[2][b];
-                e[2][b] = d[2][b] - d[1][b];
-                e[3][b] = d[1][b] - d[3][b];
-            }
-            float *v = V + c * nq + j;
-            for (int a = 0; a < 4; a++) { /* (B^T d) B */
-                v[(a * 4 + 0) * plane] = e[a][0] - e[a][2];
-                v[(a * 4 + 1) * plane] = e[a][1] + e[a][2];
-                v[(a * 4 + 2) * plane] = e[a][2] - e[a][1];
-                v[(a * 4 + 3) * plane] = e[a][1] - e[a][3];
-            }
+            q += count;
         }
     }
 }
 
 void ck_wino_output(const float *M, size_t K, size_t H, size_t W, size_t k0, size_t nk, size_t k1, size_t nk1,
-                    size_t q0, size_t nq, const float *bias, float *y) {
+                    size_t q0, size_t nq, const float *bias, float *y, float *buf, int add) {
     size_t ty = (H + 1) / 2, tx = (W + 1) / 2, per = ty * tx, plane = nk * nq;
+    float *r0 = buf, *r1 = buf + tx, *r2 = buf + 2 * tx, *r3 = buf + 3 * tx;
     for (size_t k = k1; k < k1 + nk1; k++) {
         float b = bias ? bias[k] : 0.0f;
-        for (size_t j = 0; j < nq; j++) {
-            const float *m = M + (k - k0) * nq + j;
-            float v[16];
-            for (int e = 0; e < 16; e++) v[e] = m[e * plane];
-            float r[2][4]; /* A^T m: rows (1,1,1,0), (0,1,-1,-1) */
-            for (int c = 0; c < 4; c++) {
-                r[0][c] = v[c] + v[4 + c] + v[8 + c];
-                r[1][c] = v[4 + c] - v[8 + c] - v[12 + c];
-            }
-            size_t q = q0 + j, n = q / per, t = q % per;
-            size_t r0 = (t / tx) * 2, s0 = (t % tx) * 2;
+        size_t q = q0;
+        while (q < q0 + nq) {
+            size_t n = q / per, t = q % per, row = t / tx, first = t % tx;
+            size_t count = tx - first < q0 + nq - q ? tx - first : q0 + nq - q;
+            const float *m = M + (k - k0) * nq + (q - q0);
             float *out = y + (n * K + k) * H * W;
             for (int a = 0; a < 2; a++) {
-                if (r0 + a >= H) break;
-                float o0 = r[a][0] + r[a][1] + r[a][2] + b, o1 = r[a][1] - r[a][2] - r[a][3] + b;
-                out[(r0 + a) * W + s0] = o0;
-                if (s0 + 1 < W) out[(r0 + a) * W + s0 + 1] = o1;
+                size_t r = row * 2 + a;
+                if (r >= H) break;
+                /* A^T m: rows (1,1,1,0), (0,1,-1,-1), then the same along the row */
+                for (int c = 0; c < 4; c++) {
+                    const float *m0 = m + (0 * 4 + c) * plane, *m1 = m + (1 * 4 + c) * plane;
+                    const float *m2 = m + (2 * 4 + c) * plane, *m3 = m + (3 * 4 + c) * plane;
+                    float *rc = buf + c * tx;
+                    if (a == 0) for (size_t j = 0; j < count; j++) rc[j] = m0[j] + m1[j] + m2[j];
+                    else for (size_t j = 0; j < count; j++) rc[j] = m1[j] - m2[j] - m3[j];
+                }
+                float *dst = out + r * W + first * 2;
+                size_t full = 2 * first + 2 * count <= W ? count : count - 1; /* the last tile may lack its right column */
+                if (add) {
+                    for (size_t j = 0; j < full; j++) {
+                        dst[2 * j] += r0[j] + r1[j] + r2[j] + b;
+                        dst[2 * j + 1] += r1[j] - r2[j] - r3[j] + b;
+                    }
+                    if (full < count) dst[2 * full] += r0[full] + r1[full] + r2[full] + b;
+                } else {
+                    for (size_t j = 0; j < full; j++) {
+                        dst[2 * j] = r0[j] + r1[j] + r2[j] + b;
+                        dst[2 * j + 1] = r1[j] - r2[j] - r3[j] + b;
+                    }
+                    if (full < count) dst[2 * full] = r0[full] + r1[full] + r2[full] + b;
+                }
             }
+            q += count;
         }
     }
 }

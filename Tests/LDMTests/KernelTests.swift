@@ -52,11 +52,47 @@ final class KernelTests: XCTestCase {
     /// tiles share GEMMs, and budgets small enough to cut channels and tiles into blocks.
     func testWinogradConvolution() throws {
         let ws = Workspace(threads: 2)
-        for (shape, cout, budget) in [([2, 16, 7, 9], 24, Winograd.budget), ([3, 20, 11, 6], 17, 16 * 20 * 5), ([1, 32, 16, 16], 8, 16 * 32 * 3)] {
+        for (shape, cout, budget) in [([2, 16, 7, 9], 24, Winograd.budget), ([3, 20, 11, 6], 17, 36 * 20 * 5), ([1, 32, 16, 16], 8, 36 * 32 * 3),
+                                      ([1, 16, 13, 21], 5, Winograd.budget)] {
             let x = try random(shape), w = try random([cout, shape[1], 3, 3])
             let bias = (0..<cout).map { Float($0) * 0.05 }
-            let ours = try Winograd.conv(x, weight: w.data, bias: bias, outChannels: cout, ws: ws, budget: budget)
-            XCTAssertClose(ours, try naiveConv(x, w, bias, ConvGeometry(kernel: 3)), 1e-5, "winograd \(shape) budget \(budget)")
+            let ref = try naiveConv(x, w, bias, ConvGeometry(kernel: 3))
+            // measured: F(2x2) ~2e-7, F(4x4) ~4e-6
+            for (name, variant, tolerance) in [("F2", Winograd.f2, Float(1e-6)), ("F4", Winograd.f4, 2e-5)] {
+                let ours = try Winograd.conv(x, weight: w.data, bias: bias, outChannels: cout, ws: ws, variant: variant, budget: budget, filterBudget: budget)
+                XCTAssertClose(ours, ref, tolerance, "winograd \(name) \(shape) budget \(budget)")
+            }
+        }
+    }
+
+    /// A convolution reading through a map (upsampling, per-channel affine, SiLU) and adding
+    /// into an existing output equals the naive convolution of the mapped input plus that
+    /// output: Winograd F2 and F4, im2col (too few channels for Winograd) and pointwise.
+    func testConvolutionReadsThroughMap() throws {
+        let ws = Workspace(threads: 2)
+        for (shape, kernel, upsample) in [([2, 16, 10, 14], 3, false), ([1, 16, 40, 34], 3, true), ([2, 8, 6, 5], 3, true), ([2, 8, 6, 5], 1, false)] {
+            let x = try random(shape)
+            let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+            let scale = (0..<n * c).map { 0.5 + Float($0 % 7) * 0.1 }, shift = (0..<n * c).map { Float($0 % 5) * 0.2 - 0.4 }
+            let map = InputMap(scale: scale, shift: shift, silu: true, upsample: upsample)
+            let f = upsample ? 2 : 1
+            let seen = try Tensor([n, c, h * f, w * f])
+            for p in 0..<n * c {
+                for i in 0..<h * f {
+                    for j in 0..<w * f {
+                        let v = x.data[(p * h + i / f) * w + j / f] * scale[p] + shift[p]
+                        seen.data[(p * h * f + i) * w * f + j] = v / (1 + exp(-v))
+                    }
+                }
+            }
+            let weight = try random([12, c, kernel, kernel]), bias = (0..<12).map { Float($0) * 0.05 }
+            let g = ConvGeometry(kernel: kernel)
+            let ref = try naiveConv(seen, weight, bias, g)
+            let into = try random(ref.shape)
+            for i in 0..<ref.count { ref.data[i] += into.data[i] }
+            let ours = try conv2d(x, weight: weight.data, bias: bias, outChannels: 12, geometry: g, ws: ws, map: map, into: into)
+            XCTAssert(ours === into)
+            XCTAssertClose(ours, ref, 2e-5, "mapped conv \(shape) k\(kernel) up \(upsample)")
         }
     }
 

@@ -25,18 +25,45 @@ void ck_geglu(const float *a, const float *gate, float *out, size_t n);
 
 /* Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1, in three steps
  * around 16 GEMMs. Tiles cover the output in 2x2 blocks; tile q of a batch is item
- * q / tiles_per_item. */
+ * q / tiles_per_item.
+ *
+ * The input may be read through a map, so the tensor the convolution sees is never stored:
+ * with `up`, x is half the size and each of its pixels stands for 2x2 (nearest upsampling);
+ * with scale/shift (per item and channel, [N][C]), every value v becomes v * scale + shift,
+ * then SiLU when `silu` (a GroupNorm folded in). The padding stays zero. */
+struct ck_input_map {
+    const float *scale; /* NULL: no affine */
+    const float *shift;
+    int silu;
+    int up;
+};
 
 /* U[e][k][c] = (G g G^T)[e] for output channels k0 .. k0+nk, e = 0 .. 15; g = w[k][c] (3x3).
  * U points at channel k0's row of plane 0; planes hold `rows` x C values. */
 void ck_wino_weights(const float *w, size_t C, size_t k0, size_t nk, size_t rows, float *U);
 
 /* V[e][c][j] = (B^T d B)[e] of input tile q0 + j (j < nq) for channels c0 .. c0+nc of x
- * [N][C][H][W]; V's planes hold C x nq values. */
-void ck_wino_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t nc, size_t q0, size_t nq, float *V);
+ * [N][C][H][W]; V's planes hold C x nq values. `buf` holds ck_wino_input_scratch(W) floats. */
+void ck_wino_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t nc, size_t q0, size_t nq, float *V,
+                   float *buf, const struct ck_input_map *map);
+static inline size_t ck_wino_input_scratch(size_t W) { return W + 2 * ((W + 1) / 2 + 1) + 16 * ((W + 1) / 2); }
 
 /* y[n][k][...] = A^T M A of tile q0 + j, plus bias[k] when bias is not NULL, for output
  * channels k0 .. k0+nk (M's planes hold nk x nq values; only the first nk1 channels from k1 on
- * are written: k1 >= k0, k1 + nk1 <= k0 + nk). */
+ * are written: k1 >= k0, k1 + nk1 <= k0 + nk). With `add`, the result is added to y.
+ * `buf` holds 4 * ((W + 1) / 2) floats. */
 void ck_wino_output(const float *M, size_t K, size_t H, size_t W, size_t k0, size_t nk, size_t k1, size_t nk1,
-                    size_t q0, size_t nq, const float *bias, float *y);
+                    size_t q0, size_t nq, const float *bias, float *y, float *buf, int add);
+
+/* Winograd F(4x4, 3x3): the same steps with 6x6 input tiles, 4x4 output tiles and 36 planes. */
+void ck_wino4_weights(const float *w, size_t C, size_t k0, size_t nk, size_t rows, float *U);
+void ck_wino4_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t nc, size_t q0, size_t nq, float *V,
+                    float *buf, const struct ck_input_map *map);
+static inline size_t ck_wino4_input_scratch(size_t W) { return 8 * ((W + 3) / 4 + 1) + 36 * ((W + 3) / 4); }
+void ck_wino4_output(const float *M, size_t K, size_t H, size_t W, size_t k0, size_t nk, size_t k1, size_t nk1,
+                     size_t q0, size_t nq, const float *bias, float *y, float *buf, int add);
+
+/* Row r of the mapped input plane `img` of channel c, item n: W values into dst (H, W are the
+ * sizes the convolution sees). */
+void ck_map_row(const float *img, size_t H, size_t W, size_t r, size_t n, size_t C, size_t c,
+                const struct ck_input_map *map, float *dst);

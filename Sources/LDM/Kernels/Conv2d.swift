@@ -30,24 +30,29 @@ public struct ConvGeometry: Equatable {
 /// time, so scratch stays bounded whatever the image size.
 let columnBudget = 1 << 22
 
-/// y = conv(x, W) + bias for x [N, Cin, H, W] and W [Cout, Cin*k*k] (PyTorch's layout,
-/// flattened). Pointwise convolutions are one GEMM on the input; others build im2col bands
-/// and multiply each into its slice of the output.
+/// y = conv(x, W) + bias for x [N, Cin, H, W] as `map` presents it and W [Cout, Cin*k*k]
+/// (PyTorch's layout, flattened), into a new tensor or added to `into`. Winograd takes the
+/// 3x3 convolutions it suits and reads through the map; the others see the map applied.
+/// Pointwise convolutions are one GEMM on the input; the rest build im2col bands and multiply
+/// each into its slice of the output.
 public func conv2d(_ x: Tensor, weight: UnsafePointer<Float>, bias: [Float]?, outChannels cout: Int,
-                   geometry g: ConvGeometry, ws: Workspace) throws -> Tensor {
-    let (n, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    if Winograd.applies(g, channels: cin, tiles: n * ((h + 1) / 2) * ((w + 1) / 2)) {
-        return try Winograd.conv(x, weight: weight, bias: bias, outChannels: cout, ws: ws)
+                   geometry g: ConvGeometry, ws: Workspace, map: InputMap = InputMap(), into: Tensor? = nil) throws -> Tensor {
+    let seen = map.mapped(x.shape)
+    let (n, cin, h, w) = (seen[0], seen[1], seen[2], seen[3])
+    if let variant = Winograd.variant(g, channels: cin, batch: n, height: h, width: w) {
+        return try Winograd.conv(x, weight: weight, bias: bias, outChannels: cout, ws: ws, variant: variant, map: map, into: into)
     }
     let (ho, wo) = g.outSize(h, w)
     guard ho > 0, wo > 0 else { throw LDMError.shape("input \(h)x\(w) is too small for a \(g.kernel)x\(g.kernel) convolution") }
-    let y = try Tensor([n, cout, ho, wo])
+    let x = try map.apply(x, ws: ws)
+    let y = try into.map { try $0.expect([n, cout, ho, wo]) } ?? Tensor([n, cout, ho, wo])
+    let beta: Float = into == nil ? 0 : 1
     let kk = cin * g.kernel * g.kernel
     let pixels = ho * wo
     for b in 0..<n {
         let out = y.item(b)
         if g.isPointwise {
-            BLAS.gemm(m: cout, n: pixels, k: cin, a: weight, lda: cin, b: x.item(b), ldb: pixels, c: out, ldc: pixels, threads: ws.threads)
+            BLAS.gemm(m: cout, n: pixels, k: cin, a: weight, lda: cin, b: x.item(b), ldb: pixels, beta: beta, c: out, ldc: pixels, threads: ws.threads)
         } else {
             let band = max(1, min(pixels, columnBudget / kk))
             let cols = try ws.scratch.floats(.columns, kk * band)
@@ -55,7 +60,7 @@ public func conv2d(_ x: Tensor, weight: UnsafePointer<Float>, bias: [Float]?, ou
             while p0 < pixels {
                 let nb = min(band, pixels - p0)
                 im2col(x.item(b), cin: cin, h: h, w: w, g: g, wo: wo, p0: p0, count: nb, into: cols, threads: ws.threads)
-                BLAS.gemm(m: cout, n: nb, k: kk, a: weight, lda: kk, b: cols, ldb: nb, c: out + p0, ldc: pixels, threads: ws.threads)
+                BLAS.gemm(m: cout, n: nb, k: kk, a: weight, lda: kk, b: cols, ldb: nb, beta: beta, c: out + p0, ldc: pixels, threads: ws.threads)
                 p0 += nb
             }
         }

@@ -1,21 +1,21 @@
 import CKernels
 
-/// GroupNorm over x [N, C, ...]: each group of C/groups channels is one contiguous span in
-/// NCHW, normalised with its mean and biased variance (sums in Double, so large spans stay
-/// exact to fp32), then scaled per channel; SiLU is fused when asked.
-public func groupNorm(_ x: Tensor, groups: Int, gamma: [Float], beta: [Float], eps: Float,
-                      silu: Bool, ws: Workspace) throws -> Tensor {
+/// GroupNorm over x [N, C, ...] as a per (item, channel) affine map: each group of C/groups
+/// channels is one contiguous span in NCHW, whose mean and biased variance (summed in Double,
+/// so large spans stay exact to fp32) give scale = gamma * rstd and shift = beta - mean * scale.
+/// A convolution can apply the map while it reads its input (InputMap), or groupNorm applies it.
+public func groupNormAffine(_ x: Tensor, groups: Int, gamma: [Float], beta: [Float], eps: Float,
+                            threads: Int) -> (scale: [Float], shift: [Float]) {
     let n = x.shape[0], c = x.shape[1]
-    let spatial = x.itemCount / c
-    let perGroup = c / groups
-    let y = try Tensor(x.shape)
-    gamma.withUnsafeBufferPointer { gp in
-        beta.withUnsafeBufferPointer { bp in
-            parallelRanges(n * groups, threads: ws.threads) { jobs in
+    let spatial = x.itemCount / c, perGroup = c / groups
+    var scale = [Float](repeating: 0, count: n * c), shift = [Float](repeating: 0, count: n * c)
+    scale.withUnsafeMutableBufferPointer { sp in
+        shift.withUnsafeMutableBufferPointer { hp in
+            let sp = sp.baseAddress!, hp = hp.baseAddress!
+            parallelRanges(n * groups, threads: threads) { jobs in
                 for job in jobs {
                     let b = job / groups, g = job % groups
-                    let offset = b * x.itemCount + g * perGroup * spatial
-                    let src = x.data + offset, dst = y.data + offset
+                    let src = x.data + b * x.itemCount + g * perGroup * spatial
                     let count = perGroup * spatial
                     var sum = 0.0
                     for i in 0..<count { sum += Double(src[i]) }
@@ -25,13 +25,20 @@ public func groupNorm(_ x: Tensor, groups: Int, gamma: [Float], beta: [Float], e
                     let rstd = 1 / (sq / Double(count) + Double(eps)).squareRoot()
                     for ch in 0..<perGroup {
                         let cc = g * perGroup + ch
-                        let scale = Float(rstd) * gp[cc]
-                        let shift = bp[cc] - Float(mean) * scale
-                        ck_affine(src + ch * spatial, dst + ch * spatial, spatial, scale, shift, silu ? 1 : 0)
+                        let s = Float(rstd) * gamma[cc]
+                        sp[b * c + cc] = s
+                        hp[b * c + cc] = beta[cc] - Float(mean) * s
                     }
                 }
             }
         }
     }
-    return y
+    return (scale, shift)
+}
+
+/// GroupNorm, optionally followed by SiLU, into a new tensor.
+public func groupNorm(_ x: Tensor, groups: Int, gamma: [Float], beta: [Float], eps: Float,
+                      silu: Bool, ws: Workspace) throws -> Tensor {
+    let (scale, shift) = groupNormAffine(x, groups: groups, gamma: gamma, beta: beta, eps: eps, threads: ws.threads)
+    return try InputMap(scale: scale, shift: shift, silu: silu).apply(x, ws: ws)
 }

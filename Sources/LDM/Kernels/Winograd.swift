@@ -1,58 +1,92 @@
 import CKernels
 
-/// Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1: per 2x2 output
-/// tile, 16 products instead of 36, as 16 GEMMs U[e] (K x C) * V[e] (C x tiles). Batch items'
-/// tiles share the GEMMs, so deep, small levels still multiply wide matrices. Work is blocked
-/// over output channels and tiles so scratch stays bounded; blocks depend on shapes only, so
-/// results do not depend on the thread count.
+/// Winograd convolution for 3x3 kernels with stride 1 and padding 1 (Lavin & Gray 2016): per
+/// output tile, `planes` products instead of 9 per output pixel, as `planes` GEMMs
+/// U[e] (K x C) * V[e] (C x tiles) between transforms written in C. Batch items' tiles share the
+/// GEMMs, so deep, small levels still multiply wide matrices. Work is blocked over output
+/// channels and tiles so scratch stays bounded; blocks depend on shapes only, so results do not
+/// depend on the thread count.
 enum Winograd {
-    /// Floats per transformed block (U, V or M), about 24 MB.
-    static let budget = 6 << 20
-
-    /// Worth it where there are enough tiles to keep the GEMMs wide. (F(4x4, 3x3) was measured
-    /// too: its scalar 6x6 transforms cost more than the products it saves.)
-    static func applies(_ g: ConvGeometry, channels: Int, tiles: Int) -> Bool {
-        g.kernel == 3 && g.stride == 1 && g.padTop == 1 && g.padLeft == 1 && g.padBottom == 1 && g.padRight == 1
-            && tiles >= 64 && channels >= 16
+    struct Variant {
+        let tile: Int
+        let planes: Int
+        let weights: (UnsafePointer<Float>?, Int, Int, Int, Int, UnsafeMutablePointer<Float>?) -> Void
+        let input: (UnsafePointer<Float>?, Int, Int, Int, Int, Int, Int, Int, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?,
+                    UnsafePointer<ck_input_map>?) -> Void
+        let output: (UnsafePointer<Float>?, Int, Int, Int, Int, Int, Int, Int, Int, Int, UnsafePointer<Float>?,
+                     UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?, Int32) -> Void
+        /// Per-thread floats the transforms need for an image `width` wide.
+        let scratch: (Int) -> Int
     }
 
+    /// F(2x2, 3x3): 16 products per 2x2 tile (2.25x fewer), about fp32's own accuracy.
+    static let f2 = Variant(tile: 2, planes: 16, weights: ck_wino_weights, input: ck_wino_input, output: ck_wino_output,
+                            scratch: { ck_wino_input_scratch($0) })
+    /// F(4x4, 3x3): 36 products per 4x4 tile (4x fewer); relative error ~3e-6 per convolution.
+    static let f4 = Variant(tile: 4, planes: 36, weights: ck_wino4_weights, input: ck_wino4_input, output: ck_wino4_output,
+                            scratch: { ck_wino4_input_scratch($0) })
+
+    /// Floats per transformed block of inputs or products (V, M), about 24 MB, and of filters
+    /// (U): enough for 512 x 512 channels at F(4x4), so the input is transformed once per call.
+    static let budget = 6 << 20
+    static let filterBudget = 10 << 20
+
+    /// The variant for an input, or nil where direct convolution is better: Winograd wants
+    /// enough tiles to keep the GEMMs wide.
+    static func variant(_ g: ConvGeometry, channels: Int, batch: Int, height: Int, width: Int) -> Variant? {
+        guard g.kernel == 3, g.stride == 1, g.padTop == 1, g.padLeft == 1, g.padBottom == 1, g.padRight == 1, channels >= 16 else {
+            return nil
+        }
+        let pixels = batch * height * width
+        return pixels >= 4096 ? f4 : pixels >= 256 ? f2 : nil
+    }
+
+    /// The convolution of x as `map` presents it, into a new tensor or added to `into`.
     static func conv(_ x: Tensor, weight: UnsafePointer<Float>, bias: [Float]?, outChannels k: Int, ws: Workspace,
-                     budget: Int = budget) throws -> Tensor {
-        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let y = try Tensor([n, k, h, w])
-        let tiles = n * ((h + 1) / 2) * ((w + 1) / 2)
-        let kBlock = max(1, min(k, budget / (16 * c)))
-        let qBlock = max(1, min(tiles, budget / (16 * max(c, kBlock))))
-        let u = try ws.scratch.floats(.winograd, 16 * kBlock * c)
-        let v = try ws.scratch.floats(.columns, 16 * c * qBlock)
-        let m = try ws.scratch.floats(.work, 16 * kBlock * qBlock)
-        func run(_ biasPtr: UnsafePointer<Float>?) throws {
+                     variant v: Variant, map: InputMap = InputMap(), into: Tensor? = nil,
+                     budget: Int = budget, filterBudget: Int = filterBudget) throws -> Tensor {
+        let seen = map.mapped(x.shape)
+        let (n, c, h, w) = (seen[0], seen[1], seen[2], seen[3])
+        let y = try into.map { try $0.expect([n, k, h, w]) } ?? Tensor([n, k, h, w])
+        let e = v.planes
+        let tiles = n * ((h + v.tile - 1) / v.tile) * ((w + v.tile - 1) / v.tile)
+        let kBlock = max(1, min(k, filterBudget / (e * c)))
+        let qBlock = max(1, min(tiles, budget / (e * max(c, kBlock))))
+        let u = try ws.scratch.floats(.winograd, e * kBlock * c)
+        let vt = try ws.scratch.floats(.columns, e * c * qBlock)
+        let m = try ws.scratch.floats(.work, e * kBlock * qBlock)
+        let perThread = v.scratch(w)
+        let rows = try ws.scratch.floats(.rows, ws.threads * perThread)
+        func run(_ biasPtr: UnsafePointer<Float>?, _ mapPtr: UnsafePointer<ck_input_map>) throws {
             var k0 = 0
             while k0 < k {
                 let nk = min(kBlock, k - k0)
                 parallelRanges(nk, threads: ws.threads) { r in
-                    ck_wino_weights(weight, c, k0 + r.lowerBound, r.count, nk, u + r.lowerBound * c)
+                    v.weights(weight, c, k0 + r.lowerBound, r.count, nk, u + r.lowerBound * c)
                 }
                 try ws.checkCancelled()
                 var q0 = 0
                 while q0 < tiles {
                     let nq = min(qBlock, tiles - q0)
-                    parallelRanges(c, threads: ws.threads) { r in
-                        ck_wino_input(x.data, c, h, w, r.lowerBound, r.count, q0, nq, v)
+                    parallelChunks(c, threads: ws.threads) { worker, r in
+                        v.input(x.data, c, h, w, r.lowerBound, r.count, q0, nq, vt, rows + worker * perThread, mapPtr)
                     }
-                    for e in 0..<16 {
-                        BLAS.gemm(m: nk, n: nq, k: c, a: u + e * nk * c, lda: c, b: v + e * c * nq, ldb: nq,
-                                  c: m + e * nk * nq, ldc: nq, threads: ws.threads)
+                    for p in 0..<e {
+                        BLAS.gemm(m: nk, n: nq, k: c, a: u + p * nk * c, lda: c, b: vt + p * c * nq, ldb: nq,
+                                  c: m + p * nk * nq, ldc: nq, threads: ws.threads)
                     }
-                    parallelRanges(nk, threads: ws.threads) { r in
-                        ck_wino_output(m, k, h, w, k0, nk, k0 + r.lowerBound, r.count, q0, nq, biasPtr, y.data)
+                    parallelChunks(nk, threads: ws.threads) { worker, r in
+                        v.output(m, k, h, w, k0, nk, k0 + r.lowerBound, r.count, q0, nq, biasPtr, y.data, rows + worker * perThread,
+                                 into == nil ? 0 : 1)
                     }
                     q0 += nq
                 }
                 k0 += nk
             }
         }
-        if let bias { try bias.withUnsafeBufferPointer { try run($0.baseAddress) } } else { try run(nil) }
+        try map.withC { mapPtr in
+            if let bias { try bias.withUnsafeBufferPointer { try run($0.baseAddress, mapPtr) } } else { try run(nil, mapPtr) }
+        }
         return y
     }
 }

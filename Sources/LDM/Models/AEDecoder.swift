@@ -52,8 +52,8 @@ struct AEDecoder {
                 h = try block(h, ws)
                 if !level.attns.isEmpty { h = try level.attns[j](h, ws) }
             }
-            if let up = level.up { h = try up(try upsampleNearest2x(h, ws: ws), ws) }
+            if let up = level.up { h = try up(h, map: InputMap(upsample: true), ws) }
         }
-        return try convOut(try normOut(h, silu: true, ws), ws)
+        return try convOut(h, map: normOut.map(h, silu: true, ws), ws)
     }
 }

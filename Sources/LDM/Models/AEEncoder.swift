@@ -56,6 +56,6 @@ struct AEEncoder {
         h = try mid1(h, ws)
         if let midAttn { h = try midAttn(h, ws) }
         h = try mid2(h, ws)
-        return try convOut(try normOut(h, silu: true, ws), ws)
+        return try convOut(h, map: normOut.map(h, silu: true, ws), ws)
     }
 }

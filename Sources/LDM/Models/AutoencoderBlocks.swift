@@ -13,11 +13,11 @@ struct AEResnetBlock {
         shortcut = cin == cout ? nil : try Conv2dLayer(w("nin_shortcut"), in: cin, out: cout)
     }
 
+    /// Consumes x: without a shortcut convolution, the result is summed into x's storage.
     func callAsFunction(_ x: Tensor, _ ws: Workspace) throws -> Tensor {
-        var h = try conv1(try norm1(x, silu: true, ws), ws)
-        h = try conv2(try norm2(h, silu: true, ws), ws)
-        addInPlace(h, try shortcut?(x, ws) ?? x, ws: ws)
-        return h
+        let out = try shortcut?(x, ws) ?? x
+        let h = try conv1(x, map: norm1.map(x, silu: true, ws), ws)
+        return try conv2(h, map: norm2.map(h, silu: true, ws), into: out, ws)
     }
 }
 

@@ -14,11 +14,13 @@ struct Conv2dLayer {
         self.geometry = geometry ?? ConvGeometry(kernel: kernel)
     }
 
-    func callAsFunction(_ x: Tensor, _ ws: Workspace) throws -> Tensor {
+    /// The convolution of x as `map` presents it, into a new tensor or added to `into`.
+    func callAsFunction(_ x: Tensor, map: InputMap = InputMap(), into: Tensor? = nil, _ ws: Workspace) throws -> Tensor {
         guard x.shape.count == 4, x.shape[1] == inChannels else {
             throw LDMError.shape("\(weight.name): input \(x.shape) does not have \(inChannels) channels")
         }
-        return try conv2d(x, weight: weight.fp32(ws), bias: bias, outChannels: outChannels, geometry: geometry, ws: ws)
+        return try conv2d(x, weight: weight.fp32(ws), bias: bias, outChannels: outChannels, geometry: geometry, ws: ws,
+                          map: map, into: into)
     }
 }
 
@@ -41,6 +43,13 @@ struct GroupNormLayer {
 
     func callAsFunction(_ x: Tensor, silu: Bool = false, _ ws: Workspace) throws -> Tensor {
         try groupNorm(x, groups: groups, gamma: gamma, beta: beta, eps: eps, silu: silu, ws: ws)
+    }
+
+    /// The norm of x (then SiLU) as a map for the convolution that reads it, so the normalized
+    /// tensor is never stored.
+    func map(_ x: Tensor, silu: Bool, _ ws: Workspace) -> InputMap {
+        let (scale, shift) = groupNormAffine(x, groups: groups, gamma: gamma, beta: beta, eps: eps, threads: ws.threads)
+        return InputMap(scale: scale, shift: shift, silu: silu)
     }
 }
 

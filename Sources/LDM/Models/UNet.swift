@@ -175,7 +175,7 @@ public final class UNet {
         for block in outputBlocks {
             h = try run(block, try concatChannels(h, skips.removeLast()), emb: emb, context: context, ws)
         }
-        return try outConv(try outNorm(h, silu: true, ws), ws)
+        return try outConv(h, map: outNorm.map(h, silu: true, ws), ws)
     }
 
     private func run(_ block: [Module], _ x: Tensor, emb: Tensor, context: Tensor?, _ ws: Workspace) throws -> Tensor {
@@ -187,7 +187,7 @@ public final class UNet {
             case .transformer(let t): h = try t(h, context: context, ws)
             case .attention(let a): h = try a(h, ws)
             case .down(let c): h = try c(h, ws)
-            case .up(let c): h = try c(try upsampleNearest2x(h, ws: ws), ws)
+            case .up(let c): h = try c(h, map: InputMap(upsample: true), ws)
             }
         }
         return h

@@ -1,5 +1,3 @@
-import CKernels
-
 /// The UNet's ResBlock (CompVis openaimodel): GN-SiLU-conv, the time embedding added per
 /// channel (or as scale and shift around the second norm), GN-SiLU-conv, plus a skip. The
 /// resblock_updown variants resample both paths after the first norm.
@@ -36,26 +34,34 @@ struct UNetResBlock {
         outChannels = cout
     }
 
-    /// `embAct` is SiLU(time embedding) [N, embDim], shared by every block of a UNet call.
+    /// `embAct` is SiLU(time embedding) [N, embDim], shared by every block of a UNet call. The
+    /// norms reach the convolutions as input maps (nearest upsampling too, which commutes with
+    /// them); only downsampling stores the normalized input.
     func callAsFunction(_ x: Tensor, embAct: Tensor, _ ws: Workspace) throws -> Tensor {
-        var h = try inNorm(x, silu: true, ws)
-        var input = x
-        if let resample {
-            h = try resampled(h, resample, ws)
-            input = try resampled(x, resample, ws)
+        var h: Tensor, input = x
+        switch resample {
+        case nil:
+            h = try inConv(x, map: inNorm.map(x, silu: true, ws), ws)
+        case .up:
+            var map = inNorm.map(x, silu: true, ws)
+            map.upsample = true
+            h = try inConv(x, map: map, ws)
+            input = try upsampleNearest2x(x, ws: ws)
+        case .down:
+            h = try inConv(try avgPool2x(try inNorm(x, silu: true, ws), ws: ws), ws)
+            input = try avgPool2x(x, ws: ws)
         }
-        h = try inConv(h, ws)
         let e = try emb(embAct, ws)  // [N, C] or [N, 2C]
         let n = h.shape[0], c = outChannels, plane = h.itemCount / c
+        var map: InputMap
         if scaleShift {
-            h = try outNorm(h, ws)
+            // GN(h) * (1 + scale) + shift is one affine map per (item, channel).
+            map = outNorm.map(h, silu: true, ws)
             for b in 0..<n {
-                let scale = e.data + b * 2 * c, shift = scale + c
-                parallelRanges(c, threads: ws.threads) { cs in
-                    for ch in cs {
-                        let p = h.item(b) + ch * plane
-                        ck_affine(p, p, plane, 1 + scale[ch], shift[ch], 1)
-                    }
+                for ch in 0..<c {
+                    let s = 1 + e.data[b * 2 * c + ch], t = e.data[b * 2 * c + c + ch]
+                    map.scale![b * c + ch] *= s
+                    map.shift![b * c + ch] = map.shift![b * c + ch] * s + t
                 }
             }
         } else {
@@ -68,14 +74,10 @@ struct UNetResBlock {
                     }
                 }
             }
-            h = try outNorm(h, silu: true, ws)
+            map = outNorm.map(h, silu: true, ws)
         }
-        h = try outConv(h, ws)
-        addInPlace(h, try skip?(input, ws) ?? input, ws: ws)
-        return h
+        let out = try skip?(input, ws) ?? input.copy()
+        return try outConv(h, map: map, into: out, ws)
     }
 
-    private func resampled(_ x: Tensor, _ r: Resample, _ ws: Workspace) throws -> Tensor {
-        r == .up ? try upsampleNearest2x(x, ws: ws) : try avgPool2x(x, ws: ws)
-    }
 }

@@ -12,6 +12,7 @@ public final class Context {
     /// RGB image -> scaled latent [C, h, w]: the KL posterior mean, or a sample drawn with
     /// torch's generator for `seed` when `sample` is set. VQ models return the pre-quantization h.
     public func encode(_ image: Image, sample: Bool = false, seed: UInt64 = 0) throws -> Tensor {
+        defer { TensorPool.drain() }
         let ae = try model.requireAutoencoder()
         ws.resetCancel()
         let f = ae.config.downsampleFactor
@@ -30,6 +31,7 @@ public final class Context {
 
     /// Scaled latent [C, h, w] -> raw decoder output [3, H, W], nominally in [-1, 1].
     public func decode(_ latent: Tensor) throws -> Tensor {
+        defer { TensorPool.drain() }
         let ae = try model.requireAutoencoder()
         ws.resetCancel()
         guard latent.shape.count == 3 else { throw LDMError.shape("a latent is [C, h, w], not \(latent.shape)") }

@@ -9,6 +9,7 @@ public final class Scratch {
         case columns     // an im2col block
         case scores      // an attention block's score rows
         case winograd    // transformed filters of a Winograd convolution
+        case rows        // per-thread rows of a Winograd transform
         case work        // anything else a kernel needs for the duration of one call
     }
 

@@ -7,11 +7,23 @@ public final class Tensor {
     public let count: Int
     public let data: UnsafeMutablePointer<Float>
 
+    /// Bytes the storage really holds (a pooled buffer may be larger than asked).
+    let capacity: Int
+
     public init(_ shape: [Int], zeroed: Bool = false) throws {
         let n = try Shape.count(shape)
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, 64, max(n, 1) * MemoryLayout<Float>.stride) == 0, let raw else {
-            throw LDMError.outOfMemory("cannot allocate a tensor of shape \(shape)")
+        let bytes = max(n, 1) * MemoryLayout<Float>.stride
+        let raw: UnsafeMutableRawPointer
+        if let (p, held) = TensorPool.take(bytes) {
+            raw = p
+            capacity = held
+        } else {
+            var p: UnsafeMutableRawPointer?
+            guard posix_memalign(&p, 64, bytes) == 0, let p else {
+                throw LDMError.outOfMemory("cannot allocate a tensor of shape \(shape)")
+            }
+            raw = p
+            capacity = bytes
         }
         self.shape = shape
         self.count = n
@@ -28,7 +40,15 @@ public final class Tensor {
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
     }
 
-    deinit { free(data) }
+    deinit {
+        if !TensorPool.give(data, capacity) { free(data) }
+    }
+
+    /// Self when it has the `expected` shape: an output a kernel adds into.
+    func expect(_ expected: [Int]) throws -> Tensor {
+        guard shape == expected else { throw LDMError.shape("a tensor of shape \(shape) cannot take an output of shape \(expected)") }
+        return self
+    }
 
     /// Reinterprets the same storage with another shape of equal element count.
     public func reshape(_ newShape: [Int]) {
