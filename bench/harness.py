@@ -1,7 +1,9 @@
 """Runs bench jobs in child processes and measures them: wall time per repeat (reported by
-the child), peak RSS (VmHWM) and peak anonymous memory (RssAnon sampled every 10 ms)."""
+the child), peak RSS (VmHWM), peak anonymous memory (RssAnon sampled every 10 ms) and the
+share of the CPUs other processes used meanwhile."""
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -26,8 +28,23 @@ def _status(pid, key):
     return 0
 
 
+def _busy_seconds():
+    """CPU seconds all processes have spent on every core since boot."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run(**args):
-    """Runs job.py with `args`; returns its report plus peak_rss and peak_anon in bytes."""
+    """Runs job.py with `args`; returns its report plus peak_rss and peak_anon in bytes and
+    `foreign`, the share of all CPUs that other processes used while it ran."""
+    busy0, own0, t0 = _busy_seconds(), _children_cpu(), time.perf_counter()
     p = subprocess.Popen([sys.executable, os.path.join(HERE, "job.py"), json.dumps(args)], stdout=subprocess.PIPE, text=True)
     peak_rss = peak_anon = 0
     while p.poll() is None:
@@ -37,8 +54,11 @@ def run(**args):
     out, _ = p.communicate()
     if p.returncode != 0:
         raise RuntimeError(f"bench job {args} failed ({p.returncode})")
+    foreign = (_busy_seconds() - busy0 - (_children_cpu() - own0)) / ((time.perf_counter() - t0) * os.cpu_count())
     report = json.loads(out.strip().splitlines()[-1])
-    report.update(peak_rss=peak_rss, peak_anon=peak_anon, best=min(report["times"]))
+    report.update(peak_rss=peak_rss, peak_anon=peak_anon, foreign=max(0.0, foreign))
+    if "times" in report:
+        report["best"] = min(report["times"])
     return report
 
 

@@ -1,6 +1,9 @@
 """One measured job, run in its own process so its memory is its own:
-    python3 bench/job.py '{"job": "vae_decode", "impl": "ldm", ...}'
-Prints one JSON line: the seconds of each repeat (after one warm-up) and a checksum."""
+    python3 bench/job.py '{"job": "vae_decode", "impl": "ldm", "model": ..., "size": 256, ...}'
+`model` is a Stable Diffusion pipeline folder (diffusers loads the component it needs) or, for
+libldm, a GGUF of one. impl "flops" runs the diffusers job once under torch's FLOP counter.
+Prints one JSON line: the seconds of each repeat (after one warm-up when `warmup`), or the
+FLOP count."""
 import json
 import os
 import sys
@@ -11,9 +14,13 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The library `make` builds, unless the caller points elsewhere.
 os.environ.setdefault("LDM_LIBRARY_PATH", os.path.join(ROOT, ".build", "release", "libldm.so"))
-
+# Quiet loaders: the parent prints the results.
+for name in ("TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY"):
+    os.environ.setdefault(name, "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 PROMPT = "a photograph of an astronaut riding a horse on the moon, highly detailed"
+STEPS, GUIDANCE = 20, 7.5
 
 
 def _ldm(model, threads):
@@ -22,114 +29,121 @@ def _ldm(model, threads):
     return ldm.Model(model, threads=threads)
 
 
-def _pipeline(model, threads):
+def _torch(threads):
     import torch
-    from diffusers import StableDiffusionPipeline
     torch.set_num_threads(threads)
-    return StableDiffusionPipeline.from_pretrained(model, low_cpu_mem_usage=False, safety_checker=None,
+    return torch
+
+
+def _component(cls, model, subfolder):
+    return cls.from_pretrained(model, subfolder=subfolder, low_cpu_mem_usage=False).eval()
+
+
+def _pipeline(model):
+    from diffusers import StableDiffusionPipeline
+    pipe = StableDiffusionPipeline.from_pretrained(model, low_cpu_mem_usage=False, safety_checker=None,
                                                    requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
 
 
-def _timed(run, repeats):
-    out = run()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = run()
-        times.append(time.perf_counter() - t)
-    return times, out
-
-
-def vae_decode(impl, model, size, threads, repeats):
+def vae_decode(impl, model, size, threads):
     latent = np.random.RandomState(0).standard_normal((4, size // 8, size // 8)).astype(np.float32)
-    if impl == "diffusers":
-        import torch
-        from diffusers import AutoencoderKL
-        torch.set_num_threads(threads)
-        vae = AutoencoderKL.from_pretrained(model, low_cpu_mem_usage=False).eval()
-        z = torch.from_numpy(latent)[None] / vae.config.scaling_factor
-
-        def run():
-            with torch.no_grad():
-                return vae.decode(z).sample[0].numpy()
-    else:
+    if impl == "ldm":
         m = _ldm(model, threads)
+        return lambda: m.decode(latent, output="float")
+    torch = _torch(threads)
+    from diffusers import AutoencoderKL
+    vae = _component(AutoencoderKL, model, "vae")
+    z = torch.from_numpy(latent)[None] / vae.config.scaling_factor
+    return lambda: vae.decode(z).sample[0].numpy()
 
-        def run():
-            return m.decode(latent, output="float")
-    return _timed(run, repeats)
+
+def vae_encode(impl, model, size, threads):
+    """RGB image -> scaled posterior mean."""
+    image = np.random.RandomState(0).randint(0, 256, (size, size, 3), dtype=np.uint8)
+    if impl == "ldm":
+        m = _ldm(model, threads)
+        return lambda: m.encode(image)
+    torch = _torch(threads)
+    from diffusers import AutoencoderKL
+    vae = _component(AutoencoderKL, model, "vae")
+    x = torch.from_numpy(image.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+    return lambda: (vae.encode(x).latent_dist.mean * vae.config.scaling_factor)[0].numpy()
 
 
-def unet_call(impl, model, size, threads, repeats):
-    """One UNet call at batch 2 (classifier-free guidance) on a [4, size, size] latent with
-    a 77 x 768 context. libldm runs it as a 1-step DDIM sample with guidance: one UNet call."""
+def unet_call(impl, model, size, threads):
+    """One UNet call at batch 2 (classifier-free guidance) on a [4, size/8, size/8] latent with a
+    77 x 768 context. libldm runs it as a 1-step DDIM sample with guidance: one UNet call."""
     rng = np.random.RandomState(0)
-    x = rng.standard_normal((4, size, size)).astype(np.float32)
+    x = rng.standard_normal((4, size // 8, size // 8)).astype(np.float32)
     cond, uncond = (rng.standard_normal((77, 768)).astype(np.float32) for _ in range(2))
-    if impl == "diffusers":
-        import torch
-        from diffusers import UNet2DConditionModel
-        torch.set_num_threads(threads)
-        unet = UNet2DConditionModel.from_pretrained(model, low_cpu_mem_usage=False).eval()
-        xb = torch.from_numpy(np.stack([x, x]))
-        ctx = torch.from_numpy(np.stack([uncond, cond]))
-        t = torch.tensor([500, 500])
-
-        def run():
-            with torch.no_grad():
-                return unet(xb, t, encoder_hidden_states=ctx).sample.numpy()
-    else:
+    if impl == "ldm":
         m = _ldm(model, threads)
+        return lambda: m.sample(cond=cond, uncond=uncond, guidance=GUIDANCE, steps=1, latent_shape=x.shape)
+    torch = _torch(threads)
+    from diffusers import UNet2DConditionModel
+    unet = _component(UNet2DConditionModel, model, "unet")
+    xb, ctx = torch.from_numpy(np.stack([x, x])), torch.from_numpy(np.stack([uncond, cond]))
+    t = torch.tensor([500, 500])
+    return lambda: unet(xb, t, encoder_hidden_states=ctx).sample.numpy()
 
-        def run():
-            return m.sample(cond=cond, uncond=uncond, guidance=7.5, steps=1, latent_shape=(4, size, size))
-    return _timed(run, repeats)
 
-
-def text_encoder(impl, model, threads, repeats):
-    """One prompt through tokenizer and text encoder (77 tokens)."""
-    if impl == "diffusers":
-        import torch
-        pipe = _pipeline(model, threads)
-
-        def run():
-            with torch.no_grad():
-                ids = pipe.tokenizer(PROMPT, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
-                return pipe.text_encoder(ids)[0][0].numpy()
-    else:
+def text_encoder(impl, model, size, threads):
+    """One prompt through tokenizer and text encoder (77 tokens); `size` plays no part."""
+    if impl == "ldm":
         m = _ldm(model, threads)
+        return lambda: m.encode_prompt(PROMPT)
+    _torch(threads)
+    from transformers import CLIPTextModel, CLIPTokenizer
+    tokenizer = CLIPTokenizer.from_pretrained(model, subfolder="tokenizer")
+    encoder = _component(CLIPTextModel, model, "text_encoder")
 
-        def run():
-            return m.encode_prompt(PROMPT)
-    return _timed(run, repeats)
+    def run():
+        ids = tokenizer(PROMPT, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+        return encoder(ids)[0][0].numpy()
+    return run
 
 
-def txt2img(impl, model, size, threads, repeats, steps=20):
-    """A whole text-to-image run: DDIM, guidance 7.5, an empty negative prompt."""
-    if impl == "diffusers":
-        import torch
-        pipe = _pipeline(model, threads)
-        pipe.set_progress_bar_config(disable=True)
-
-        def run():
-            with torch.no_grad():
-                return pipe(PROMPT, num_inference_steps=steps, guidance_scale=7.5, height=size, width=size,
-                            generator=torch.Generator().manual_seed(0), output_type="np").images[0]
-    else:
+def txt2img(impl, model, size, threads):
+    """A whole text-to-image run: DDIM, guidance 7.5, an empty negative prompt -> uint8 RGB."""
+    if impl == "ldm":
         m = _ldm(model, threads)
+        return lambda: m.txt2img(PROMPT, steps=STEPS, guidance=GUIDANCE, seed=0, width=size, height=size)
+    torch = _torch(threads)
+    pipe = _pipeline(model)
 
-        def run():
-            return m.txt2img(PROMPT, steps=steps, guidance=7.5, seed=0, width=size, height=size)
-    return _timed(run, repeats)
+    def run():
+        image = pipe(PROMPT, num_inference_steps=STEPS, guidance_scale=GUIDANCE, height=size, width=size,
+                     generator=torch.Generator().manual_seed(0), output_type="np").images[0]
+        return np.round(image * 255).astype(np.uint8)
+    return run
+
+
+JOBS = {f.__name__: f for f in (unet_call, text_encoder, vae_decode, vae_encode, txt2img)}
 
 
 def main():
     args = json.loads(sys.argv[1])
-    job = {"vae_decode": vae_decode, "unet_call": unet_call, "text_encoder": text_encoder, "txt2img": txt2img}[args.pop("job")]
-    out_path = args.pop("output", None)
-    times, out = job(**args)
-    if out_path:
-        np.save(out_path, out)
+    job, impl, output = JOBS[args["job"]], args["impl"], args.get("output")
+    run = job("diffusers" if impl == "flops" else impl, args["model"], args["size"], args["threads"])
+    if impl != "ldm":
+        import torch
+        torch.set_grad_enabled(False)
+    if impl == "flops":
+        from torch.utils.flop_counter import FlopCounterMode
+        with FlopCounterMode(display=False) as counter:
+            run()
+        print(json.dumps({"flops": counter.get_total_flops()}))
+        return
+    out = run() if args.get("warmup", True) else None
+    times = []
+    for _ in range(args.get("repeats", 1)):
+        t = time.perf_counter()
+        out = run()
+        times.append(time.perf_counter() - t)
+    if output:
+        np.save(output, out)
     print(json.dumps({"times": times}))
 
 

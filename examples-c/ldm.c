@@ -23,7 +23,7 @@ static const char *usage =
     "  info     MODEL\n"
     "sampling options: --steps N (20)  --sampler NAME (ddim)  --cfg SCALE (7.5; 1 for models\n"
     "  without conditioning)  --eta E (0)  --seed S (0)  -W WIDTH  -H HEIGHT (the model's size)\n"
-    "  --threads N (all CPUs)  -q (no progress bar)\n"
+    "  --threads N (all CPUs)  --low-memory (drop weight pages after each call)  -q (no progress bar)\n"
     "samplers: ddim plms ddpm euler euler_a heun dpmpp_2m dpmpp_2m_karras\n"
     "PROMPT is encoded in windows of 75 tokens: long prompts are not cut.\n";
 
@@ -31,7 +31,7 @@ static const char *samplers[] = {"ddim", "plms", "ddpm", "euler", "euler_a", "he
 
 struct options {
     const char *model, *prompt, *negative, *input, *output;
-    int steps, width, height, threads, class_label, sample, quiet;
+    int steps, width, height, threads, class_label, sample, quiet, low_memory;
     ldm_sampler_t sampler;
     float cfg, eta, strength;
     int cfg_given;
@@ -83,6 +83,7 @@ static int parse(int argc, char **argv, struct options *o) {
         double x;
         if (!strcmp(a, "--sample")) { o->sample = 1; continue; }
         if (!strcmp(a, "-q")) { o->quiet = 1; continue; }
+        if (!strcmp(a, "--low-memory")) { o->low_memory = 1; continue; }
         if (!v) return bad_args("missing value after", a);
         i++;
         if (!strcmp(a, "-m")) o->model = v;
@@ -246,6 +247,7 @@ static int generate(const struct options *o, int img2img) {
     ldm_ctx_params_t cp;
     ldm_ctx_params_init(&cp, sizeof cp);
     cp.n_threads = o->threads;
+    cp.low_memory = o->low_memory;
     ldm_model_info_t info;
     info.struct_size = sizeof info;
     ldm_status_t s = ldm_model_load(o->model, &m);
@@ -302,6 +304,7 @@ static int encode_or_decode(const struct options *o, int encode) {
     ldm_ctx_params_t cp;
     ldm_ctx_params_init(&cp, sizeof cp);
     cp.n_threads = o->threads;
+    cp.low_memory = o->low_memory;
     const char *stage = "loading the model";
     ldm_status_t s = ldm_model_load(o->model, &m);
     if (s == LDM_OK) s = ldm_ctx_new(m, &cp, &ctx);

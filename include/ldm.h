@@ -192,7 +192,10 @@ typedef struct ldm_ctx ldm_ctx_t;
 
 typedef struct ldm_ctx_params {
     size_t struct_size;
-    int32_t n_threads; /* 0: one per online CPU */
+    int32_t n_threads;  /* 0: one per online CPU */
+    int32_t low_memory; /* 1: drop the model's mapped weight pages after every call, so resident
+                         * memory holds only what one call uses (they are read again, from the
+                         * page cache or the file, when next needed) */
 } ldm_ctx_params_t;
 
 void ldm_ctx_params_init(ldm_ctx_params_t *params, size_t struct_size);

@@ -5,6 +5,7 @@
 
 #include <cpuid.h>
 #include <math.h>
+#include <string.h>
 #include <immintrin.h>
 
 static int detect_avx2(void) {
@@ -109,7 +110,13 @@ AVX2 static void affine_avx2(const float *src, float *dst, size_t n, float scale
         __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(src + i), a, b);
         _mm256_storeu_ps(dst + i, silu ? silu8(v) : v);
     }
-    for (; i < n; i++) { float v = src[i] * scale + shift; dst[i] = silu ? silu1(v) : v; }
+    if (i < n) { /* the tail through the same vector code: a value never depends on where it sits */
+        float t[8] = {0};
+        memcpy(t, src + i, (n - i) * sizeof(float));
+        __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(t), a, b);
+        _mm256_storeu_ps(t, silu ? silu8(v) : v);
+        memcpy(dst + i, t, (n - i) * sizeof(float));
+    }
 }
 
 AVX2 static inline __m256 erf8(__m256 x) {
@@ -136,7 +143,13 @@ AVX2 static void geglu_avx2(const float *a, const float *gate, float *out, size_
         __m256 gelu = _mm256_mul_ps(_mm256_mul_ps(half, g), _mm256_add_ps(one, erf8(_mm256_mul_ps(g, rs2))));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), gelu));
     }
-    for (; i < n; i++) out[i] = a[i] * 0.5f * gate[i] * (1.0f + erff(gate[i] * 0.70710678118654752f));
+    if (i < n) {
+        float ta[8] = {0}, tg[8] = {0};
+        memcpy(ta, a + i, (n - i) * sizeof(float));
+        memcpy(tg, gate + i, (n - i) * sizeof(float));
+        geglu_avx2(ta, tg, ta, 8);
+        memcpy(out + i, ta, (n - i) * sizeof(float));
+    }
 }
 
 /* ---- dispatch ------------------------------------------------------------------------ */

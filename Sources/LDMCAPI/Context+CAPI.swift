@@ -2,7 +2,7 @@ import CLDM
 import Glibc
 import LDM
 
-private let ctxDefaults = ldm_ctx_params_t(struct_size: MemoryLayout<ldm_ctx_params_t>.size, n_threads: 0)
+private let ctxDefaults = ldm_ctx_params_t(struct_size: MemoryLayout<ldm_ctx_params_t>.size, n_threads: 0, low_memory: 0)
 
 @_cdecl("ldm_ctx_params_init")
 public func ldm_ctx_params_init(_ p: UnsafeMutablePointer<ldm_ctx_params_t>?, _ size: Int) {
@@ -19,7 +19,7 @@ public func ldm_ctx_new(_ model: OpaquePointer?, _ p: UnsafePointer<ldm_ctx_para
             throw LDMError.invalidArgument("n_threads must be 0 (all CPUs) to 1024, not \(params.n_threads)")
         }
         let threads = params.n_threads > 0 ? Int(params.n_threads) : max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        return Context(model: m, threads: threads)
+        return Context(model: m, threads: threads, lowMemory: params.low_memory != 0)
     }
 }
 

@@ -62,18 +62,24 @@ final class MemoryTests: XCTestCase {
         let path = dir + "/vae.safetensors"
         let bytes = try writeF16(path, autoencoderTensors(ch: 128, mult: [1, 2, 4, 4], blocks: 2, z: 4))
         XCTAssertGreaterThan(bytes, 100 << 20)
-        let before = procStatus("RssAnon")
+        let before = procStatus("RssAnon"), fileBefore = procStatus("RssFile")
         let model = try Model(path: path)
         let afterLoad = procStatus("RssAnon")
         XCTAssertEqual(model.autoencoder?.config.downsampleFactor, 8)
         XCTAssertEqual(model.autoencoder?.config.channelMult, [1, 2, 4, 4])
         let ctx = Context(model: model, threads: 2)
         _ = try ctx.decode(try Tensor([4, 4, 4], zeroed: true))
-        let afterRun = procStatus("RssAnon")
+        let afterRun = procStatus("RssAnon"), fileAfterRun = procStatus("RssFile")
+        // Low-memory mode drops the weight pages a call touched (the decoder's ~90 MB here).
+        _ = try Context(model: model, threads: 2, lowMemory: true).decode(try Tensor([4, 4, 4], zeroed: true))
+        let fileAfterLean = procStatus("RssFile")
+        XCTAssertGreaterThan(fileAfterRun - fileBefore, 60 << 10, "a decode maps in the decoder's weights")
+        XCTAssertLessThan(fileAfterLean - fileBefore, 4 << 10, "RssFile still +\(fileAfterLean - fileBefore) kB in low-memory mode")
         // Loading keeps fp32 copies of vectors only (norms, biases: < 1 MB here). A run adds
         // the scratch: the largest weight as fp32 (9.4 MB) plus bounded activations.
         XCTAssertLessThan(afterLoad - before, 4 << 10, "RssAnon grew \(afterLoad - before) kB on loading \(bytes >> 20) MB")
         XCTAssertLessThan(afterRun - before, 40 << 10, "RssAnon grew \(afterRun - before) kB after a decode")
-        print("memory: model \(bytes >> 20) MB; RssAnon +\(afterLoad - before) kB after load, +\(afterRun - before) kB after decode")
+        print("memory: model \(bytes >> 20) MB; RssAnon +\(afterLoad - before) kB after load, +\(afterRun - before) kB after decode;"
+              + " RssFile +\(fileAfterRun - fileBefore) kB after decode, +\(fileAfterLean - fileBefore) kB in low-memory mode")
     }
 }

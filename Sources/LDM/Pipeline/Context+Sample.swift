@@ -36,7 +36,7 @@ extension Context {
     /// returning false cancels.
     public func sample(_ o: SampleOptions, cond: Conditioning?, uncond: Conditioning?,
                        progress: ((Int, Int) -> Bool)? = nil) throws -> Tensor {
-        defer { TensorPool.drain() }
+        defer { finish() }
         guard let unet = model.unet else { throw LDMError.model("\(model.path) has no UNet to sample with") }
         ws.resetCancel()
         let c = unet.config.outChannels

@@ -19,7 +19,7 @@ extension Context {
 
     /// The context of `prompt`: [77 * windows, width].
     public func encodeText(_ prompt: String) throws -> Tensor {
-        defer { TensorPool.drain() }
+        defer { finish() }
         let windows = try tokenWindows(prompt)
         let encoder = model.textEncoder!
         let out = try Tensor([windows.count * encoder.maxLength, encoder.width])

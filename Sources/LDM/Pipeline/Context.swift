@@ -3,16 +3,26 @@
 public final class Context {
     public let model: Model
     public let ws: Workspace
+    /// Drop the model's mapped weight pages after every call, so that resident memory holds
+    /// only what one call touches (the UNet while sampling, the autoencoder while decoding).
+    public let lowMemory: Bool
 
-    public init(model: Model, threads: Int) {
+    public init(model: Model, threads: Int, lowMemory: Bool = false) {
         self.model = model
         self.ws = Workspace(threads: threads)
+        self.lowMemory = lowMemory
+    }
+
+    /// Ends a top-level call: frees pooled buffers and, in low-memory mode, the weight pages.
+    func finish() {
+        TensorPool.drain()
+        if lowMemory { model.store.releasePages() }
     }
 
     /// RGB image -> scaled latent [C, h, w]: the KL posterior mean, or a sample drawn with
     /// torch's generator for `seed` when `sample` is set. VQ models return the pre-quantization h.
     public func encode(_ image: Image, sample: Bool = false, seed: UInt64 = 0) throws -> Tensor {
-        defer { TensorPool.drain() }
+        defer { finish() }
         let ae = try model.requireAutoencoder()
         ws.resetCancel()
         let f = ae.config.downsampleFactor
@@ -31,7 +41,7 @@ public final class Context {
 
     /// Scaled latent [C, h, w] -> raw decoder output [3, H, W], nominally in [-1, 1].
     public func decode(_ latent: Tensor) throws -> Tensor {
-        defer { TensorPool.drain() }
+        defer { finish() }
         let ae = try model.requireAutoencoder()
         ws.resetCancel()
         guard latent.shape.count == 3 else { throw LDMError.shape("a latent is [C, h, w], not \(latent.shape)") }

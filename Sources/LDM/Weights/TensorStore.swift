@@ -15,6 +15,15 @@ public final class TensorStore {
 
     public func has(_ name: String) -> Bool { tensors[name] != nil }
 
+    /// Drops the resident pages of every mapped weight file; they are read again (from the page
+    /// cache, or the file) when next touched.
+    public func releasePages() {
+        var seen = Set<ObjectIdentifier>()
+        for t in tensors.values where seen.insert(ObjectIdentifier(t.file)).inserted {
+            t.file.release(t.file.base, t.file.size)
+        }
+    }
+
     public func names(withPrefix prefix: String) -> [String] {
         tensors.keys.filter { $0.hasPrefix(prefix) }.sorted()
     }

@@ -116,6 +116,7 @@ class ldm_ctx_params_t(Structure):
     _fields_ = [
         ("struct_size", c_size_t),
         ("n_threads", c_int32),
+        ("low_memory", c_int32),
     ]
 
 

@@ -242,9 +242,11 @@ class Model:
     may be called from any thread while another runs encode, decode or sample.
     """
 
-    def __init__(self, path, threads=None):
+    def __init__(self, path, threads=None, low_memory=False):
         """path: a .gguf file, a .safetensors checkpoint or a diffusers folder.
-        threads: the number of CPU threads; None (or 0) uses one per online CPU."""
+        threads: the number of CPU threads; None (or 0) uses one per online CPU.
+        low_memory: drop the mapped weights' pages after every call, so resident memory holds
+        only what one call uses (they are read again when next needed)."""
         self._lib = _capi.lib()  # kept so that close() still works during interpreter shutdown
         self._model = None
         self._ctx = None
@@ -261,6 +263,7 @@ class Model:
             params = _capi.ldm_ctx_params_t()
             self._lib.ldm_ctx_params_init(ctypes.byref(params), ctypes.sizeof(params))
             params.n_threads = int(threads)
+            params.low_memory = bool(low_memory)
             ctx = ctypes.POINTER(_capi.ldm_ctx_t)()
             _check(self._lib.ldm_ctx_new(model, ctypes.byref(params), ctypes.byref(ctx)))
             self._ctx = ctx

@@ -88,6 +88,9 @@ def test_txt2img_converted_q8_0(cli, tmp_path):
     p = psnr(ldm.read_png(out), reference("image_ddim"))
     print(f"ldm txt2img sd_tiny.q8_0.gguf ddim: PSNR {p:.2f} dB")
     assert p >= 30
+    lean = tmp_path / "lean.png"
+    ok(cli, "txt2img", "-m", FIXTURES / "sd_tiny.q8_0.gguf", *DDIM, "-q", "--low-memory", "-o", lean)
+    assert np.array_equal(ldm.read_png(lean), ldm.read_png(out))
 
 
 def test_img2img_matches_diffusers(cli, tmp_path):

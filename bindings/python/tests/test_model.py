@@ -44,13 +44,28 @@ def test_latent_shape():
 
 
 def test_thread_count_does_not_change_results():
+    """Bitwise: work is split by shapes, never by the thread count."""
     image = reference("ae_kl_attn")["image"]
     results = []
-    for threads in (None, 1, 3):
+    for threads in (None, 1, 2, 3):
         with ldm.Model(FIXTURES / "ae_kl_attn", threads=threads) as model:
             results.append(model.encode(image))
     for r in results[1:]:
-        np.testing.assert_allclose(r, results[0], rtol=0, atol=1e-5 * np.abs(results[0]).max())
+        np.testing.assert_array_equal(r, results[0])
+
+
+@pytest.mark.parametrize("path", ["sd_tiny", "sd_tiny.q8_0.gguf"])
+def test_threads_and_low_memory_give_the_same_picture(path):
+    """A whole txt2img (text encoder, UNet, decoder) bit for bit with 1 to 3 threads and with
+    the weight pages dropped after every call."""
+    runs = []
+    for threads, low_memory in ((1, False), (2, False), (3, False), (2, True)):
+        with ldm.Model(FIXTURES / path, threads=threads, low_memory=low_memory) as model:
+            runs.append((model.txt2img("a red square", steps=3, guidance=5, seed=1),
+                         model.decode(model.sample(prompt="a blue circle", steps=2, guidance=3, seed=2), output="float")))
+    for picture, decoded in runs[1:]:
+        np.testing.assert_array_equal(picture, runs[0][0])
+        np.testing.assert_array_equal(decoded, runs[0][1])
 
 
 def test_one_model_shared_by_threads():
