@@ -3,15 +3,17 @@
  * tiles at a time: a padded input row split into even and odd columns turns the per-tile
  * arithmetic into contiguous array expressions the compiler vectorises. */
 #include "ckernels.h"
+#include "filter_lanes.h"
 
 #include <string.h>
 
 void ck_wino_weights(const float *w, size_t C, size_t k0, size_t nk, size_t rows, float *U) {
     size_t plane = rows * C;
     for (size_t k = 0; k < nk; k++) {
-        for (size_t c = 0; c < C; c++) {
-            const float *g = w + ((k0 + k) * C + c) * 9;
-            float t[4][3]; /* G g: rows of G are (1,0,0), (.5,.5,.5), (.5,-.5,.5), (0,0,1) */
+        for (size_t c = 0; c < C; c += 4) {
+            size_t n = C - c < 4 ? C - c : 4;
+            ck_v4 g[9], t[4][3]; /* G g: rows of G are (1,0,0), (.5,.5,.5), (.5,-.5,.5), (0,0,1) */
+            ck_load_taps(w + ((k0 + k) * C + c) * 9, n, g);
             for (int j = 0; j < 3; j++) {
                 t[0][j] = g[j];
                 t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
@@ -20,10 +22,10 @@ void ck_wino_weights(const float *w, size_t C, size_t k0, size_t nk, size_t rows
             }
             float *u = U + k * C + c;
             for (int i = 0; i < 4; i++) { /* (G g) G^T */
-                u[(i * 4 + 0) * plane] = t[i][0];
-                u[(i * 4 + 1) * plane] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-                u[(i * 4 + 2) * plane] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-                u[(i * 4 + 3) * plane] = t[i][2];
+                ck_store_lanes(u + (i * 4 + 0) * plane, t[i][0], n);
+                ck_store_lanes(u + (i * 4 + 1) * plane, 0.5f * (t[i][0] + t[i][1] + t[i][2]), n);
+                ck_store_lanes(u + (i * 4 + 2) * plane, 0.5f * (t[i][0] - t[i][1] + t[i][2]), n);
+                ck_store_lanes(u + (i * 4 + 3) * plane, t[i][2], n);
             }
         }
     }

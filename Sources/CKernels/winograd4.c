@@ -3,11 +3,12 @@
  * transforms work a row of tiles at a time: a padded row split into its four column phases
  * makes every tile's 6-wide window contiguous array expressions. */
 #include "ckernels.h"
+#include "filter_lanes.h"
 
 #include <string.h>
 
 /* G (6x3) on a column of three: the filter transform. */
-static inline void g6(float g0, float g1, float g2, float t[6]) {
+static inline void g6(ck_v4 g0, ck_v4 g1, ck_v4 g2, ck_v4 t[6]) {
     const float s6 = 1.0f / 6.0f, s12 = 1.0f / 12.0f, s24 = 1.0f / 24.0f;
     t[0] = 0.25f * g0;
     t[1] = -(g0 + g1 + g2) * s6;
@@ -20,14 +21,15 @@ static inline void g6(float g0, float g1, float g2, float t[6]) {
 void ck_wino4_weights(const float *w, size_t C, size_t k0, size_t nk, size_t rows, float *U) {
     size_t plane = rows * C;
     for (size_t k = 0; k < nk; k++) {
-        for (size_t c = 0; c < C; c++) {
-            const float *g = w + ((k0 + k) * C + c) * 9;
-            float t[3][6], u[6];
+        for (size_t c = 0; c < C; c += 4) {
+            size_t n = C - c < 4 ? C - c : 4;
+            ck_v4 g[9], t[3][6], u[6];
+            ck_load_taps(w + ((k0 + k) * C + c) * 9, n, g);
             for (int j = 0; j < 3; j++) g6(g[j], g[3 + j], g[6 + j], t[j]); /* G g, by filter column */
             float *dst = U + k * C + c;
             for (int i = 0; i < 6; i++) { /* (G g) G^T */
                 g6(t[0][i], t[1][i], t[2][i], u);
-                for (int j = 0; j < 6; j++) dst[(i * 6 + j) * plane] = u[j];
+                for (int j = 0; j < 6; j++) ck_store_lanes(dst + (i * 6 + j) * plane, u[j], n);
             }
         }
     }
