@@ -60,8 +60,9 @@ test-c: stage
 		-o $(BUILD)/tests/capi_test Tests/C/capi_test.c \
 		$$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --libs ldm) -Wl,-rpath,$(STAGE)/lib -lpthread -lm
 	$(BUILD)/tests/capi_test Tests/Fixtures
+	@# valgrind runs one thread at a time, so OpenBLAS's spinning workers would starve the rest.
 	@if command -v valgrind >/dev/null; then \
-		valgrind -q --error-exitcode=3 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
+		OPENBLAS_NUM_THREADS=1 valgrind -q --error-exitcode=3 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
 			$(BUILD)/tests/capi_test Tests/Fixtures; fi
 
 test-python: examples  # the CLI tests (test_cli.py) run build/examples/ldm
