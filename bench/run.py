@@ -84,7 +84,7 @@ def measure(part, size, folder, variants, a):
     return rows
 
 
-def markdown(results, a, sgemm, kernel_lines, command):
+def markdown(results, a, sgemm, kernel_lines, command, chart_name):
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.machine())
     out = [
         "# Benchmark results", "",
@@ -108,7 +108,7 @@ def markdown(results, a, sgemm, kernel_lines, command):
         anon = " / ".join(f"{row['peak_anon'] / 2**20:.0f}" for row in r["rows"])
         out.append(f"| {PARTS[r['part']]} | {r['size']} px | " + " | ".join(times)
                    + f" | {rate:.0f} ({100 * rate / sgemm:.0f}%) | {rss} | {anon} | {r['rows'][1].get('agreement', '')} |")
-    out += ["", "![libldm / diffusers](results.png)", "", "Kernels (`ldm-kernel-bench`):", "", "```"] + kernel_lines + ["```", ""]
+    out += ["", f"![libldm / diffusers]({chart_name})", "", "Kernels (`ldm-kernel-bench`):", "", "```"] + kernel_lines + ["```", ""]
     return "\n".join(out)
 
 
@@ -149,11 +149,14 @@ def main():
             json.dump(cache, open(cache_path, "w"))
             print(f"{PARTS[part]} at {size} px ({n / 1e9:.0f} GFLOP), {a.threads} threads:", flush=True)
             results.append(dict(part=part, size=size, flops=n, rows=measure(part, size, folder, variants, a)))
-    command = "python3 bench/run.py " + " ".join(sys.argv[1:])
+    # OpenBLAS picks its kernels from this variable (libldm's GEMMs; torch uses MKL/oneDNN)
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    command = (f"OPENBLAS_CORETYPE={coretype} " if coretype else "") + "python3 bench/run.py " + " ".join(sys.argv[1:])
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    chart_path = os.path.splitext(a.out)[0] + ".png"
     with open(a.out, "w") as f:
-        f.write(markdown(results, a, sgemm, kernel_lines, command.strip()))
-    chart.draw(results, PARTS, os.path.join(os.path.dirname(a.out), "results.png"))
+        f.write(markdown(results, a, sgemm, kernel_lines, command.strip(), os.path.basename(chart_path)))
+    chart.draw(results, PARTS, chart_path)
     print(f"wrote {a.out} and its chart")
 
 
