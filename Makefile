@@ -9,9 +9,13 @@ SWIFT_FLAGS := -c release
 LIB := .build/release/libldm.so
 PYTHON ?= python3
 
+# The main job: the shipped model draws PROMPT (override MODEL, PROMPT, SEED on the command line).
+MODEL ?= models/shapes.q8_0.gguf
+PROMPT ?= a big yellow circle on a dark blue background
+SEED ?= 0
 all: examples
-	@echo "== main job: round-trip a picture through an autoencoder =="
-	$(BUILD)/examples/roundtrip Tests/Fixtures/ae_kl_f8.safetensors Tests/Fixtures/input64.png $(BUILD)/roundtrip.png
+	@echo "== main job: the shipped model draws \"$(PROMPT)\" =="
+	$(BUILD)/examples/ldm txt2img -m $(MODEL) -p "$(PROMPT)" --steps 20 --cfg 5 --seed $(SEED) -o $(BUILD)/picture.png
 
 deps:
 	@tools/install-deps
@@ -73,7 +77,11 @@ test-tools:
 	@tools/install-deps --tools
 	$(PYTHON) -m pytest -q tools/tests
 
+# The README's picture grid, regenerated from the shipped model.
+grid: lib
+	LDM_LIBRARY_PATH=$(CURDIR)/$(LIB) $(PYTHON) tools/make_grid.py --model $(MODEL) -o models/grid.png
+
 clean:
 	rm -rf .build $(BUILD)
 
-.PHONY: all deps lib install stage examples test test-swift test-c test-python test-tools clean
+.PHONY: all deps lib install stage examples grid test test-swift test-c test-python test-tools clean

@@ -6,7 +6,7 @@ plus a template caption, e.g.
     "a small red circle left of a big yellow square on a dark blue background"
     "a big cyan cross on a gray background"
 
-Grammar (see README.md):
+Grammar (also in models/README.md):
     caption  := object [relation object] " on a " bgcolour " background"
     object   := "a " size " " colour " " shape
     size     := small | big

@@ -6,15 +6,18 @@ safetensors package.
 """
 import json
 import os
+import subprocess
 import sys
 from functools import cache
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # bindings/python
 REPO_ROOT = PACKAGE_ROOT.parents[1]
 FIXTURES = REPO_ROOT / "Tests" / "Fixtures"
+CLI = REPO_ROOT / "build" / "examples" / "ldm"  # the command-line program, built by `make examples`
 
 # Test this checkout's package, against the library built in this checkout unless told otherwise.
 sys.path.insert(0, str(PACKAGE_ROOT))
@@ -50,3 +53,16 @@ def rel_err(ours, ref):
     """max|ours - ref| / max|ref|: the error measure of every parity check."""
     assert ours.shape == ref.shape, (ours.shape, ref.shape)
     return float(np.abs(ours.astype(np.float64) - ref).max() / np.abs(ref).max())
+
+
+@pytest.fixture(scope="module")
+def cli():
+    if not (CLI.is_file() and os.access(CLI, os.X_OK)):
+        pytest.fail(f"{CLI} is missing: run `make examples` in {REPO_ROOT} to build the ldm command-line program")
+    return CLI
+
+
+def ldm_run(cli, *args, timeout=300):
+    """Runs the program; (returncode, stdout, stderr) with the output decoded."""
+    p = subprocess.run([str(cli), *map(str, args)], cwd=REPO_ROOT, capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")

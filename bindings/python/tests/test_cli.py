@@ -2,33 +2,17 @@
 images against diffusers' (tools/fixtures/pipelines.py), encode/decode against the binding,
 `info`, and bad arguments. Nothing is skipped: without the program every test fails, saying to
 run `make examples` (the Makefile's test-python target builds it first)."""
-import os
-import subprocess
 
 import numpy as np
 import pytest
 
 import ldm
-from conftest import FIXTURES, REPO_ROOT, read_safetensors
+from conftest import FIXTURES, ldm_run, read_safetensors
 
-CLI = REPO_ROOT / "build" / "examples" / "ldm"
 SD = FIXTURES / "sd_tiny"
 AE = FIXTURES / "ae_kl_f8.safetensors"
 DDIM = ["-p", "a red circle on a blue background", "--steps", "8", "--cfg", "7.5", "--seed", "11", "--sampler", "ddim",
         "-W", "64", "-H", "64"]
-
-
-@pytest.fixture(scope="module")
-def cli():
-    if not (CLI.is_file() and os.access(CLI, os.X_OK)):
-        pytest.fail(f"{CLI} is missing: run `make examples` in {REPO_ROOT} to build the ldm command-line program")
-    return CLI
-
-
-def ldm_run(cli, *args, timeout=300):
-    """Runs the program; (returncode, stdout, stderr) with the output decoded."""
-    p = subprocess.run([str(cli), *map(str, args)], cwd=REPO_ROOT, capture_output=True, timeout=timeout)
-    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
 def ok(cli, *args):
