@@ -243,7 +243,15 @@ struct cancel_job {
     ldm_ctx_t *ctx;
     const ldm_cond_t *cond;
     ldm_status_t status;
+    int started; /* set by the first progress call: a cancel before ldm_sample starts would be reset */
 };
+
+static bool mark_started(int32_t step, int32_t n_steps, void *user) {
+    (void)step;
+    (void)n_steps;
+    __atomic_store_n(&((struct cancel_job *)user)->started, 1, __ATOMIC_RELEASE);
+    return true;
+}
 
 static void *long_sample(void *arg) {
     struct cancel_job *job = arg;
@@ -251,6 +259,8 @@ static void *long_sample(void *arg) {
     ldm_sample_params_init(&p, sizeof p);
     p.steps = 900;
     p.latent_width = p.latent_height = 64;
+    p.progress = mark_started;
+    p.progress_user = job;
     ldm_tensor_t *out = NULL;
     job->status = ldm_sample(job->ctx, &p, job->cond, NULL, &out);
     ldm_tensor_free(out);
@@ -357,11 +367,12 @@ static void test_sample(void) {
     CHECK(ldm_ctx_new(big, NULL, &big_ctx) == LDM_OK);
     CHECK(ldm_cond_new(&text) == LDM_OK && ldm_tensor_new(2, cshape, NULL, &context) == LDM_OK);
     CHECK(ldm_cond_set_context(text, context) == LDM_OK);
-    struct cancel_job job = {big_ctx, text, LDM_OK};
+    struct cancel_job job = {big_ctx, text, LDM_OK, 0};
     pthread_t t;
     pthread_create(&t, NULL, long_sample, &job);
-    struct timespec pause = {0, 300 * 1000 * 1000};
-    nanosleep(&pause, NULL);
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    while (!__atomic_load_n(&job.started, __ATOMIC_ACQUIRE))
+        nanosleep(&pause, NULL);
     ldm_ctx_cancel(big_ctx);
     pthread_join(t, NULL);
     CHECK(job.status == LDM_ERR_CANCELLED);
