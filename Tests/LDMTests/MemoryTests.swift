@@ -70,6 +70,7 @@ final class MemoryTests: XCTestCase {
         let ctx = Context(model: model, threads: 2)
         _ = try ctx.decode(try Tensor([4, 4, 4], zeroed: true))
         let afterRun = procStatus("RssAnon"), fileAfterRun = procStatus("RssFile")
+        XCTAssertEqual(ctx.ws.scratch.bytes, 0, "a context holds no scratch between calls")
         // Low-memory mode drops the weight pages a call touched (the decoder's ~90 MB here).
         _ = try Context(model: model, threads: 2, lowMemory: true).decode(try Tensor([4, 4, 4], zeroed: true))
         let fileAfterLean = procStatus("RssFile")

@@ -5,6 +5,7 @@
 #define CKERNELS_H
 
 #include <stddef.h>
+#include <malloc.h> /* malloc_trim, which Swift's Glibc module leaves out */
 
 /* 1 when the AVX2+FMA paths run on this CPU. */
 int ck_has_avx2(void);

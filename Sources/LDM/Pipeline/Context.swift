@@ -1,3 +1,5 @@
+import CKernels
+
 /// Per-thread state for running a model: the workspace (scratch, threads, cancellation). One
 /// context is used by one thread at a time; it keeps its model alive.
 public final class Context {
@@ -13,9 +15,13 @@ public final class Context {
         self.lowMemory = lowMemory
     }
 
-    /// Ends a top-level call: frees pooled buffers and, in low-memory mode, the weight pages.
+    /// Ends a top-level call: frees scratch and pooled buffers and hands the freed heap pages
+    /// back to the system (malloc keeps them otherwise: a sampling loop's activations would
+    /// stay resident beside the decoder's); in low-memory mode the weight pages go too.
     func finish() {
+        ws.scratch.release()
         TensorPool.drain()
+        malloc_trim(0)
         if lowMemory { model.store.releasePages() }
     }
 

@@ -1,8 +1,9 @@
 import Glibc
 
 /// Reusable fp32 work buffers, one per purpose. Each grows to the largest request it has seen
-/// and is kept, so a run allocates its scratch once; the sizes are bounded by the kernels'
-/// block sizes and the largest weight, never by the whole model.
+/// and is kept until the end of the top-level call (`release`), so a sampling loop allocates
+/// its scratch once; the sizes are bounded by the kernels' block sizes and the largest weight,
+/// never by the whole model.
 public final class Scratch {
     public enum Slot: Int, CaseIterable {
         case weight      // a layer's weight converted to fp32 just before its GEMM
@@ -18,7 +19,17 @@ public final class Scratch {
 
     public init() {}
 
-    deinit { for b in buffers { free(b) } }
+    deinit { release() }
+
+    /// Frees every buffer: between calls a context holds no scratch (the UNet's would otherwise
+    /// sit beside the decoder's activations).
+    public func release() {
+        for i in buffers.indices {
+            free(buffers[i])
+            buffers[i] = nil
+            capacities[i] = 0
+        }
+    }
 
     /// A buffer of at least `n` floats. Its contents are undefined; it stays valid until the
     /// next request for the same slot.
