@@ -2,7 +2,9 @@
 
     nice -n 19 python3 tools/train/train.py --out /work/runs/final
 
-Stages (each skipped when its DONE marker exists; each resumes from its checkpoint):
+Stages (each skipped when its DONE marker exists; each resumes from its checkpoint; a finished
+ldm stage is extended when --steps exceeds the steps it ran, its cosine learning rate then
+restarting from the new total's curve, and export and eval are redone):
   1. ae       KL-f4 AutoencoderKL (64x64x3 -> 16x16x3), L1 reconstruction + 1e-6 KL
   2. latents  encode a pool of training renders once; scaling_factor = 1 / std(latents)
   3. ldm      UNet2DConditionModel + LDMBertModel trained jointly (eps prediction, 10% empty
@@ -372,7 +374,13 @@ def train_ldm(a, out, log, tok):
     summary_update(out, ldm=dict(unet_params=C.n_params(unet), bert_params=C.n_params(bert), steps=a.steps,
                                  batch=a.batch, lr=a.lr, ema=a.ema, min_snr=a.min_snr,
                                  train_minutes=round(elapsed / 60, 2), periodic_evals=evals))
-    open(os.path.join(d, "DONE"), "w").write("ok\n")
+    open(os.path.join(d, "DONE"), "w").write(f"{a.steps}\n")
+
+
+def ldm_steps_done(out) -> int:
+    """Steps of a finished ldm stage (0 when not finished)."""
+    p = os.path.join(out, "ldm", "DONE")
+    return int(open(p).read()) if os.path.exists(p) else 0
 
 
 # ---------------------------------------------------------------------------- export
@@ -437,12 +445,13 @@ def main():
         train_ae(a, a.out, log)
     if not os.path.exists(os.path.join(a.out, "latents", "DONE")):
         cache_latents(a, a.out, log, tok)
-    if not os.path.exists(os.path.join(a.out, "ldm", "DONE")):
+    ran_ldm = ldm_steps_done(a.out) < a.steps
+    if ran_ldm:
         train_ldm(a, a.out, log, tok)
-    if not os.path.exists(os.path.join(a.out, "pipeline", "model_index.json")):
+    if ran_ldm or not os.path.exists(os.path.join(a.out, "pipeline", "model_index.json")):
         export(a.out, log, tok_dir)
     log(f"training stages done (this invocation {(time.time() - t) / 60:.1f} min)")
-    if not a.skip_final_eval and not os.path.exists(os.path.join(a.out, "eval", "report.json")):
+    if not a.skip_final_eval and (ran_ldm or not os.path.exists(os.path.join(a.out, "eval", "report.json"))):
         from sample import load_components, run_eval
 
         rep = run_eval(load_components(os.path.join(a.out, "pipeline")), os.path.join(a.out, "eval"),
