@@ -48,6 +48,21 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// A pointwise convolution written over its input equals the ordinary one: several items
+    /// (whose results land on earlier items' inputs) and several pixel bands per item.
+    func testPointwiseConvolutionOverwritingItsInput() throws {
+        let ws = Workspace(threads: 2)
+        for (shape, cout) in [([3, 64, 70, 80], 24), ([2, 16, 9, 7], 16), ([1, 5, 4, 4], 1)] {
+            let x = try random(shape), w = try random([cout, shape[1], 1, 1])
+            let bias = (0..<cout).map { Float($0) * 0.1 - 0.3 }
+            let ref = try naiveConv(x, w, bias, ConvGeometry(kernel: 1))
+            let ours = try pointwiseOverwriting(x, weight: w.data, bias: bias, outChannels: cout, ws: ws)
+            XCTAssert(ours === x)
+            XCTAssertEqual(ours.shape, ref.shape)
+            XCTAssertClose(ours, ref, 1e-5, "overwriting pointwise \(shape) -> \(cout)")
+        }
+    }
+
     /// Winograd F(2x2, 3x3) against the naive loop: odd sides (partial tiles), batches whose
     /// tiles share GEMMs, and budgets small enough to cut channels and tiles into blocks.
     func testWinogradConvolution() throws {

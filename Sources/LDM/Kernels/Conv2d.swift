@@ -69,6 +69,37 @@ public func conv2d(_ x: Tensor, weight: UnsafePointer<Float>, bias: [Float]?, ou
     return y
 }
 
+/// Floats of input copied per band by `pointwiseOverwriting`: about an L2 cache.
+let overwriteBudget = 1 << 18
+
+/// A pointwise convolution written over its own input: x [N, Cin, H, W] becomes
+/// W x + bias [N, Cout, H, W] in x's storage (Cout <= Cin), so no second image-sized buffer is
+/// needed. Bands of pixels are copied to scratch first; the band of the result only overlaps
+/// input already copied (the same pixels, or earlier channels and items).
+func pointwiseOverwriting(_ x: Tensor, weight: UnsafePointer<Float>, bias: [Float]?, outChannels cout: Int,
+                          ws: Workspace) throws -> Tensor {
+    let (n, cin) = (x.shape[0], x.shape[1])
+    precondition(cout <= cin, "pointwiseOverwriting \(cin) -> \(cout) channels")
+    let pixels = x.itemCount / cin
+    let band = max(1, min(pixels, overwriteBudget / cin))
+    let saved = try ws.scratch.floats(.columns, cin * band)
+    for b in 0..<n {
+        let src = x.data + b * cin * pixels, dst = x.data + b * cout * pixels
+        var p0 = 0
+        while p0 < pixels {
+            let nb = min(band, pixels - p0)
+            parallelRanges(cin, threads: ws.threads) { cs in
+                for c in cs { (saved + c * nb).update(from: src + c * pixels + p0, count: nb) }
+            }
+            BLAS.gemm(m: cout, n: nb, k: cin, a: weight, lda: cin, b: saved, ldb: nb, c: dst + p0, ldc: pixels, threads: ws.threads)
+            p0 += nb
+        }
+        if let bias { addChannelBias(dst, bias, pixels: pixels, threads: ws.threads) }
+    }
+    x.shrink(to: [n, cout] + x.shape.dropFirst(2))
+    return x
+}
+
 /// Columns for output pixels p0 ..< p0+count: row (c, ky, kx) holds the input value each of
 /// those pixels sees at that kernel tap, or 0 in the padding.
 func im2col(_ x: UnsafePointer<Float>, cin: Int, h: Int, w: Int, g: ConvGeometry, wo: Int,

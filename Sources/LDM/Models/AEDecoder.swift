@@ -47,6 +47,10 @@ struct AEDecoder {
         if let midAttn { h = try midAttn(h, ws) }
         h = try mid2(h, ws)
         for level in levels {
+            // Each level halves the channels of the last and quadruples the pixels: scratch
+            // sized for the deeper levels' wide filters is given back before the largest
+            // activations arrive.
+            ws.scratch.release()
             for (j, block) in level.blocks.enumerated() {
                 try ws.checkCancelled()
                 h = try block(h, ws)

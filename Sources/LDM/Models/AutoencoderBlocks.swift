@@ -13,10 +13,17 @@ struct AEResnetBlock {
         shortcut = cin == cout ? nil : try Conv2dLayer(w("nin_shortcut"), in: cin, out: cout)
     }
 
-    /// Consumes x: without a shortcut convolution, the result is summed into x's storage.
+    /// Consumes x: the result goes into x's storage unless the channel count grows. A
+    /// narrowing shortcut overwrites x once conv1 has read it, so the decoder's widest level
+    /// holds x and conv1's output, not a third image-sized tensor as well.
     func callAsFunction(_ x: Tensor, _ ws: Workspace) throws -> Tensor {
-        let out = try shortcut?(x, ws) ?? x
         let h = try conv1(x, map: norm1.map(x, silu: true, ws), ws)
+        let out: Tensor
+        if let shortcut {
+            out = shortcut.outChannels < shortcut.inChannels ? try shortcut.overwriting(x, ws) : try shortcut(x, ws)
+        } else {
+            out = x
+        }
         return try conv2(h, map: norm2.map(h, silu: true, ws), into: out, ws)
     }
 }

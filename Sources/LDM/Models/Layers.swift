@@ -22,6 +22,15 @@ struct Conv2dLayer {
         return try conv2d(x, weight: weight.fp32(ws), bias: bias, outChannels: outChannels, geometry: geometry, ws: ws,
                           map: map, into: into)
     }
+
+    /// A pointwise convolution with no more outputs than inputs, written over x's storage
+    /// (x is consumed).
+    func overwriting(_ x: Tensor, _ ws: Workspace) throws -> Tensor {
+        guard x.shape.count == 4, x.shape[1] == inChannels, geometry.isPointwise, outChannels <= inChannels else {
+            throw LDMError.shape("\(weight.name) cannot overwrite an input of shape \(x.shape)")
+        }
+        return try pointwiseOverwriting(x, weight: weight.fp32(ws), bias: bias, outChannels: outChannels, ws: ws)
+    }
 }
 
 /// GroupNorm with its affine parameters, optionally followed by SiLU.

@@ -25,7 +25,7 @@ public final class Scratch {
     /// sit beside the decoder's activations).
     public func release() {
         for i in buffers.indices {
-            free(buffers[i])
+            Buffer.free(buffers[i], capacities[i] * MemoryLayout<Float>.stride)
             buffers[i] = nil
             capacities[i] = 0
         }
@@ -36,12 +36,10 @@ public final class Scratch {
     public func floats(_ slot: Slot, _ n: Int) throws -> UnsafeMutablePointer<Float> {
         let i = slot.rawValue, want = max(n, 16)
         if capacities[i] < want {
-            free(buffers[i])
+            Buffer.free(buffers[i], capacities[i] * MemoryLayout<Float>.stride)
             buffers[i] = nil
             capacities[i] = 0
-            var raw: UnsafeMutableRawPointer?
-            guard want <= Shape.maxElements,
-                  posix_memalign(&raw, 64, want * MemoryLayout<Float>.stride) == 0, let raw else {
+            guard want <= Shape.maxElements, let raw = Buffer.allocate(want * MemoryLayout<Float>.stride) else {
                 throw LDMError.outOfMemory("cannot allocate \(n) floats of scratch")
             }
             buffers[i] = raw.bindMemory(to: Float.self, capacity: want)

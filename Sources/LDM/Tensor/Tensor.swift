@@ -1,10 +1,10 @@
 import Glibc
 
 /// A dense fp32 tensor, row-major (NCHW for images, batch first). It owns 64-byte aligned
-/// storage from malloc, so a failed allocation is an error rather than a trap.
+/// storage (`Buffer`), so a failed allocation is an error rather than a trap.
 public final class Tensor {
     public private(set) var shape: [Int]
-    public let count: Int
+    public private(set) var count: Int
     public let data: UnsafeMutablePointer<Float>
 
     /// Bytes the storage really holds (a pooled buffer may be larger than asked).
@@ -18,8 +18,7 @@ public final class Tensor {
             raw = p
             capacity = held
         } else {
-            var p: UnsafeMutableRawPointer?
-            guard posix_memalign(&p, 64, bytes) == 0, let p else {
+            guard let p = Buffer.allocate(bytes) else {
                 throw LDMError.outOfMemory("cannot allocate a tensor of shape \(shape)")
             }
             raw = p
@@ -41,7 +40,7 @@ public final class Tensor {
     }
 
     deinit {
-        if !TensorPool.give(data, capacity) { free(data) }
+        if !TensorPool.give(data, capacity) { Buffer.free(data, capacity) }
     }
 
     /// Self when it has the `expected` shape: an output a kernel adds into.
@@ -54,6 +53,15 @@ public final class Tensor {
     public func reshape(_ newShape: [Int]) {
         precondition((try? Shape.count(newShape)) == count, "reshape \(shape) -> \(newShape)")
         shape = newShape
+    }
+
+    /// Reinterprets the storage with a shape of at most as many elements: a result written
+    /// over its own input.
+    func shrink(to newShape: [Int]) {
+        let n = (try? Shape.count(newShape)) ?? Int.max
+        precondition(n <= count, "shrink \(shape) -> \(newShape)")
+        shape = newShape
+        count = n
     }
 
     /// Elements per batch item.

@@ -1,0 +1,26 @@
+import Glibc
+
+/// Raw storage for tensors and scratch, 64-byte aligned. Large buffers are mapped straight from
+/// the kernel and unmapped when freed: malloc would serve them from its heap once its adaptive
+/// threshold has grown, and a freed heap block stays resident, so a model's peak memory would
+/// depend on the order of its allocations rather than on what is alive.
+enum Buffer {
+    /// Buffers from this size up are mapped.
+    static let mappedBytes = 4 << 20
+
+    /// `bytes` of uninitialised storage (mapped ones read as zeros), or nil when out of memory.
+    static func allocate(_ bytes: Int) -> UnsafeMutableRawPointer? {
+        if bytes >= mappedBytes {
+            let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            return p == MAP_FAILED ? nil : p
+        }
+        var p: UnsafeMutableRawPointer?
+        return posix_memalign(&p, 64, max(bytes, 1)) == 0 ? p : nil
+    }
+
+    /// Frees what `allocate(bytes)` returned, with the same `bytes`.
+    static func free(_ p: UnsafeMutableRawPointer?, _ bytes: Int) {
+        guard let p else { return }
+        if bytes >= mappedBytes { munmap(p, bytes) } else { Glibc.free(p) }
+    }
+}
