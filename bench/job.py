@@ -23,10 +23,13 @@ PROMPT = "a photograph of an astronaut riding a horse on the moon, highly detail
 STEPS, GUIDANCE = 20, 7.5
 
 
+LOW_MEMORY = False  # libldm's low-memory mode, from the job's arguments
+
+
 def _ldm(model, threads):
     sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
     import ldm
-    return ldm.Model(model, threads=threads)
+    return ldm.Model(model, threads=threads, low_memory=LOW_MEMORY)
 
 
 def _torch(threads):
@@ -124,7 +127,9 @@ JOBS = {f.__name__: f for f in (unet_call, text_encoder, vae_decode, vae_encode,
 
 
 def main():
+    global LOW_MEMORY
     args = json.loads(sys.argv[1])
+    LOW_MEMORY = args.get("low_memory", False)
     job, impl, output = JOBS[args["job"]], args["impl"], args.get("output")
     run = job("diffusers" if impl == "flops" else impl, args["model"], args["size"], args["threads"])
     if impl != "ldm":

@@ -2,7 +2,7 @@
 """libldm against diffusers (torch CPU, fp32) on a random-weight Stable Diffusion 1.5 model,
 same thread count, one run: one UNet call at batch 2, the text encoder, VAE decode and encode,
 and a whole 20-step DDIM txt2img with guidance, at each image size; libldm with F32, F16 and
-Q8_0 weights. Prints the table and writes it to bench/results.md with a chart.
+Q8_0 weights, and the txt2img once more with Q8_0 in low-memory mode. Prints the table and writes it to bench/results.md with a chart.
 
     python3 bench/run.py [--threads 2] [--sizes 256 512] [--parts ...] [--force]
 """
@@ -84,7 +84,17 @@ def measure(part, size, folder, variants, a):
     return rows
 
 
-def markdown(results, a, sgemm, kernel_lines, command, chart_name):
+def measure_low_memory(size, folder, a):
+    """txt2img with Q8_0 weights in libldm's low-memory mode (mapped weight pages dropped after
+    each call)."""
+    r = harness.run(job="txt2img", impl="ldm", model=models.gguf(folder, "q8_0"), size=size, threads=a.threads,
+                    low_memory=True, repeats=1, warmup=False)
+    print(f"  Q8_0 low-memory {r['best']:8.2f} s   peak RSS {r['peak_rss'] / 2**20:6.0f} MB   "
+          f"peak anon {r['peak_anon'] / 2**20:6.0f} MB" + ("   BUSY" if r["foreign"] > BUSY else ""), flush=True)
+    return dict(size=size, **r)
+
+
+def markdown(results, low, a, sgemm, kernel_lines, command, chart_name):
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.machine())
     out = [
         "# Benchmark results", "",
@@ -108,6 +118,14 @@ def markdown(results, a, sgemm, kernel_lines, command, chart_name):
         anon = " / ".join(f"{row['peak_anon'] / 2**20:.0f}" for row in r["rows"])
         out.append(f"| {PARTS[r['part']]} | {r['size']} px | " + " | ".join(times)
                    + f" | {rate:.0f} ({100 * rate / sgemm:.0f}%) | {rss} | {anon} | {r['rows'][1].get('agreement', '')} |")
+    if low:
+        out += ["", "libldm Q8_0 in low-memory mode (`low_memory=True`: mapped weight pages are dropped after each call):", "",
+                "| part | size | time (ratio to diffusers) | peak RSS MB | peak anon MB |", "|---|---|---|---|---|"]
+        for row in low:
+            base = next(r["rows"][0]["best"] for r in results if r["part"] == "txt2img" and r["size"] == row["size"])
+            out.append(f"| {PARTS['txt2img']} | {row['size']} px | {row['best']:.2f} s ({row['best'] / base:.2f})"
+                       + (" busy" if row["foreign"] > BUSY else "")
+                       + f" | {row['peak_rss'] / 2**20:.0f} | {row['peak_anon'] / 2**20:.0f} |")
     out += ["", f"![libldm / diffusers]({chart_name})", "", "Kernels (`ldm-kernel-bench`):", "", "```"] + kernel_lines + ["```", ""]
     return "\n".join(out)
 
@@ -140,7 +158,7 @@ def main():
         (t, "ldm", models.gguf(folder, t.lower())) for t in WEIGHTS[1:]]
     cache_path = os.path.join(models.WORK, "flops.json")
     cache = json.load(open(cache_path)) if os.path.exists(cache_path) else {}
-    results = []
+    results, low = [], []
     for size in a.sizes:
         for part in a.parts:
             if part == "text_encoder" and size != a.sizes[0]:
@@ -149,13 +167,15 @@ def main():
             json.dump(cache, open(cache_path, "w"))
             print(f"{PARTS[part]} at {size} px ({n / 1e9:.0f} GFLOP), {a.threads} threads:", flush=True)
             results.append(dict(part=part, size=size, flops=n, rows=measure(part, size, folder, variants, a)))
+            if part == "txt2img":
+                low.append(measure_low_memory(size, folder, a))
     # OpenBLAS picks its kernels from this variable (libldm's GEMMs; torch uses MKL/oneDNN)
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     command = (f"OPENBLAS_CORETYPE={coretype} " if coretype else "") + "python3 bench/run.py " + " ".join(sys.argv[1:])
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     chart_path = os.path.splitext(a.out)[0] + ".png"
     with open(a.out, "w") as f:
-        f.write(markdown(results, a, sgemm, kernel_lines, command.strip(), os.path.basename(chart_path)))
+        f.write(markdown(results, low, a, sgemm, kernel_lines, command.strip(), os.path.basename(chart_path)))
     chart.draw(results, PARTS, chart_path)
     print(f"wrote {a.out} and its chart")
 
