@@ -203,10 +203,17 @@ final class KernelTests: XCTestCase {
         } } }
     }
 
+    /// Every fp16 value, converted eight at a time (the vector path) and one at a time.
     func testHalfConversionIsExact() {
-        for bits in 0...UInt16.max {
-            let ours = Convert.halfToFloat(bits), swift = Float(Float16(bitPattern: bits))
-            XCTAssertTrue(ours.bitPattern == swift.bitPattern || (ours.isNaN && swift.isNaN), "half \(bits)")
+        let all = (0...UInt16.max).map { $0 }
+        var wide = [Float](repeating: 0, count: all.count), single = Float(0)
+        all.withUnsafeBytes { Convert.f16($0.baseAddress!, all.count, &wide) }
+        for bits in all {
+            withUnsafeBytes(of: bits) { Convert.f16($0.baseAddress!, 1, &single) }
+            let swift = Float(Float16(bitPattern: bits))
+            for ours in [wide[Int(bits)], single] {
+                XCTAssertTrue(ours.bitPattern == swift.bitPattern || (ours.isNaN && swift.isNaN), "half \(bits)")
+            }
         }
     }
 
@@ -217,6 +224,12 @@ final class KernelTests: XCTestCase {
         var out = [Float](repeating: 0, count: 32)
         bytes.withUnsafeBytes { raw in out.withUnsafeMutableBufferPointer { Convert.q8_0(raw.baseAddress!, 32, $0.baseAddress!) } }
         XCTAssertEqual(out, (0..<32).map { Float($0 - 16) * 0.5 })
+        // unaligned, several blocks: scales 0.25 (0x3400) and -2 (0xC000)
+        var two: [UInt8] = [0, 0x00, 0x34] + (0..<32).map { UInt8(bitPattern: Int8($0 * 3 - 50)) }
+        two += [0x00, 0xC0] + (0..<32).map { UInt8(bitPattern: Int8(127 - $0 * 8)) }
+        var out2 = [Float](repeating: 0, count: 64)
+        two.withUnsafeBytes { raw in out2.withUnsafeMutableBufferPointer { Convert.q8_0(raw.baseAddress! + 1, 64, $0.baseAddress!) } }
+        XCTAssertEqual(out2, (0..<32).map { Float($0 * 3 - 50) * 0.25 } + (0..<32).map { Float(127 - $0 * 8) * -2 })
     }
 
     func testJSON() throws {

@@ -22,6 +22,12 @@ void ck_silu(float *x, size_t n);
 /* out[i] = a[i] * gelu(gate[i]), exact-erf GELU. */
 void ck_geglu(const float *a, const float *gate, float *out, size_t n);
 
+/* n fp16 values (little-endian, any alignment) -> fp32, exactly. */
+void ck_f16_to_f32(const void *src, size_t n, float *dst);
+
+/* Q8_0 blocks (fp16 scale d, then 32 int8 q; 34 bytes, any alignment) -> d * q as fp32. */
+void ck_q8_0_to_f32(const void *src, size_t blocks, float *dst);
+
 #endif
 
 /* Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1, in three steps
