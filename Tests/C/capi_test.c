@@ -258,7 +258,7 @@ static void *long_sample(void *arg) {
     ldm_sample_params_t p;
     ldm_sample_params_init(&p, sizeof p);
     p.steps = 900;
-    p.latent_width = p.latent_height = 64;
+    p.latent_width = p.latent_height = 16;
     p.progress = mark_started;
     p.progress_user = job;
     ldm_tensor_t *out = NULL;
