@@ -17,6 +17,7 @@ API
     evaluate(image_uint8_hwc, caption) -> {"count", "background", "colour", "shape", "size",
                                            ["relation" for two objects], "all"} of bools
     report(images, captions) -> dict of accuracies (per attribute, all-correct rate, counts)
+    summarize(verdicts, captions) -> the same report from evaluate's verdicts
 
 CLI
     python3 evaluate.py --npz samples.npz            (arrays "images" [N,64,64,3] uint8, "captions")
@@ -201,7 +202,11 @@ def evaluate(image, caption: str, return_detection: bool = False) -> dict:
 
 def report(images, captions) -> dict:
     """Batch report: per-attribute accuracy (over the prompts where it applies) and all-correct."""
-    rows = [evaluate(im, c) for im, c in zip(images, captions)]
+    return summarize([evaluate(im, c) for im, c in zip(images, captions)], captions)
+
+
+def summarize(rows, captions) -> dict:
+    """The report of verdicts already computed (`evaluate` of each image against its caption)."""
     out = {"n": len(rows)}
     for k in ("count", "background", "colour", "shape", "size", "relation", "all"):
         v = [r[k] for r in rows if k in r]

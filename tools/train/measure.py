@@ -26,7 +26,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bindings", "python"))
 import ldm  # noqa: E402
 from data import heldout_prompts, make_batch  # noqa: E402
-from evaluate import evaluate, report, selftest  # noqa: E402
+from evaluate import evaluate, selftest, summarize  # noqa: E402
 from sample import generate, load_components, to_uint8  # noqa: E402
 
 ATTRIBUTES = ("count", "background", "colour", "shape", "size", "relation", "all")
@@ -62,23 +62,22 @@ def measure(a) -> dict:
                          for i, p in enumerate(prompts)])
         t_ours = time.time() - t0
         ae = autoencoder_psnr(c, m, a.ae_n)
-    r_ref, r_ours = report(ref, prompts), report(ours, prompts)
+    v_ref, v_ours = _verdicts(ref, prompts), _verdicts(ours, prompts)
     diff = np.abs(ref.astype(int) - ours.astype(int))
     return dict(
         prompts=dict(n=a.n, split="held-out combinations", steps=a.steps, sampler="DDIM eta=0",
                      guidance=a.guidance, seeds=f"0..{a.n - 1}"),
-        torch_fp32=dict(r_ref, seconds=round(t_ref, 1)),
-        libldm=dict(r_ours, seconds=round(t_ours, 1), model=os.path.basename(a.model)),
+        torch_fp32=dict(summarize(v_ref, prompts), seconds=round(t_ref, 1)),
+        libldm=dict(summarize(v_ours, prompts), seconds=round(t_ours, 1), model=os.path.basename(a.model)),
         agreement=dict(mean_abs_diff_uint8=float(diff.mean()), psnr_libldm_vs_torch_db=psnr(ours, ref),
-                       same_all_verdict=float(np.mean([
-                           r == s for r, s in zip(_verdicts(ref, prompts), _verdicts(ours, prompts))]))),
+                       same_all_verdict=float(np.mean([r["all"] == s["all"] for r, s in zip(v_ref, v_ours)]))),
         autoencoder=ae,
         evaluator_on_renders=selftest(a.n),
     )
 
 
 def _verdicts(images, prompts):
-    return [evaluate(im, p)["all"] for im, p in zip(images, prompts)]
+    return [evaluate(im, p) for im, p in zip(images, prompts)]
 
 
 def markdown(r: dict) -> str:
