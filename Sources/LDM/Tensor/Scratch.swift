@@ -1,5 +1,3 @@
-import Glibc
-
 /// Reusable fp32 work buffers, one per purpose. Each grows to the largest request it has seen
 /// and is kept until the end of the top-level call (`release`), so a sampling loop allocates
 /// its scratch once; the sizes are bounded by the kernels' block sizes and the largest weight,

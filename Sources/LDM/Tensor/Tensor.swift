@@ -1,5 +1,3 @@
-import Glibc
-
 /// A dense fp32 tensor, row-major (NCHW for images, batch first). It owns 64-byte aligned
 /// storage (`Buffer`), so a failed allocation is an error rather than a trap.
 public final class Tensor {

@@ -1,4 +1,3 @@
-import Glibc
 import Synchronization
 
 /// A few large freed tensor buffers, kept for the next allocation. Fresh buffers that size come
