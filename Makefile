@@ -66,9 +66,11 @@ test-c: stage
 	$(BUILD)/tests/capi_test Tests/Fixtures
 
 # The C API test under valgrind (no leaks, no invalid accesses). Not part of `make test`: its
-# run usually takes about a minute here, but some runs hang for many minutes (cause unknown).
+# run usually takes about a minute here, but some runs hung for many minutes. The suspect:
+# valgrind runs one thread at a time under a lock that is unfair by default, so a thread that
+# spins waiting for another can starve it; --fair-sched=yes hands the lock round in turn.
 test-valgrind: test-c
-	OPENBLAS_NUM_THREADS=1 valgrind -q --error-exitcode=3 --leak-check=full --show-leak-kinds=definite \
+	OPENBLAS_NUM_THREADS=1 valgrind -q --fair-sched=yes --error-exitcode=3 --leak-check=full --show-leak-kinds=definite \
 		--errors-for-leak-kinds=definite $(BUILD)/tests/capi_test Tests/Fixtures
 
 test-python: examples  # the CLI tests (test_cli.py) run build/examples/ldm
