@@ -1,6 +1,8 @@
 """Metrics of the shipped model, for its model card: the evaluator's verdicts on held-out prompts
 with libldm (the converted GGUF, through the Python binding) and with the PyTorch pipeline (fp32),
-the autoencoder's reconstruction PSNR with both, and the evaluator's own accuracy on real renders.
+the autoencoder's reconstruction PSNR with both, and the evaluator's own accuracy on real renders
+of the prompts and on libldm's autoencoder reconstructions of those renders (what the LDM, which
+draws in the autoencoder's latent space, can reach at best).
 
     python3 tools/train/measure.py --pipeline /work/runs/final/pipeline \
         --model models/shapes.q8_0.gguf --card models/README.md
@@ -25,8 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bindings", "python"))
 import ldm  # noqa: E402
-from data import heldout_prompts, make_batch  # noqa: E402
-from evaluate import evaluate, selftest, summarize  # noqa: E402
+from data import heldout_prompts, make_batch, render_caption  # noqa: E402
+from evaluate import evaluate, summarize  # noqa: E402
 from sample import generate, load_components, to_uint8  # noqa: E402
 
 ATTRIBUTES = ("count", "background", "colour", "shape", "size", "relation", "all")
@@ -50,6 +52,7 @@ def autoencoder_psnr(c: dict, model: ldm.Model, n: int) -> dict:
 
 def measure(a) -> dict:
     prompts = heldout_prompts(a.n)
+    renders = np.stack([render_caption(p, i)[0] for i, p in enumerate(prompts)])
     c = load_components(a.pipeline)
     latents = torch.cat([torch.randn((1, 3, 16, 16), generator=torch.Generator().manual_seed(i))
                          for i in range(a.n)])
@@ -62,6 +65,7 @@ def measure(a) -> dict:
                          for i, p in enumerate(prompts)])
         t_ours = time.time() - t0
         ae = autoencoder_psnr(c, m, a.ae_n)
+        recon = np.stack([m.decode(m.encode(im)) for im in renders])
     v_ref, v_ours = _verdicts(ref, prompts), _verdicts(ours, prompts)
     diff = np.abs(ref.astype(int) - ours.astype(int))
     return dict(
@@ -72,7 +76,8 @@ def measure(a) -> dict:
         agreement=dict(mean_abs_diff_uint8=float(diff.mean()), psnr_libldm_vs_torch_db=psnr(ours, ref),
                        same_all_verdict=float(np.mean([r["all"] == s["all"] for r, s in zip(v_ref, v_ours)]))),
         autoencoder=ae,
-        evaluator_on_renders=selftest(a.n),
+        evaluator_on_renders=summarize(_verdicts(renders, prompts), prompts),
+        evaluator_on_reconstructions=summarize(_verdicts(recon, prompts), prompts),
     )
 
 
@@ -86,7 +91,8 @@ def markdown(r: dict) -> str:
     rows = "".join(
         f"| {name} | " + " | ".join(f"{100 * r[key][k]:.1f}" for k in ATTRIBUTES) + " |\n"
         for name, key in ((f"libldm, {r['libldm']['model']}", "libldm"), ("PyTorch fp32", "torch_fp32"),
-                          ("evaluator on real renders", "evaluator_on_renders")))
+                          ("evaluator on real renders", "evaluator_on_renders"),
+                          ("evaluator on their autoencoder reconstructions (libldm)", "evaluator_on_reconstructions")))
     g = r["agreement"]
     ae = r["autoencoder"]
     return (f"{p['n']} held-out prompts, {p['steps']} {p['sampler']} steps, guidance {p['guidance']}, "
