@@ -57,7 +57,7 @@ SCHEDULE = dict(
     beta_start=0.00085,
     beta_end=0.012,
     beta_schedule="scaled_linear",
-    prediction_type="epsilon",
+    prediction_type="v_prediction",
     clip_sample=False,
 )
 DDIM_EXTRA = dict(set_alpha_to_one=False, steps_offset=1, timestep_spacing="leading")

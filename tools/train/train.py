@@ -7,7 +7,7 @@ ldm stage is extended when --steps exceeds the steps it ran, its cosine learning
 restarting from the new total's curve, and export and eval are redone):
   1. ae       KL-f4 AutoencoderKL (64x64x3 -> 16x16x3), L1 reconstruction + 1e-6 KL
   2. latents  encode a pool of training renders once; scaling_factor = 1 / std(latents)
-  3. ldm      UNet2DConditionModel + LDMBertModel trained jointly (eps prediction, 10% empty
+  3. ldm      UNet2DConditionModel + LDMBertModel trained jointly (v prediction, 10% empty
               captions for classifier-free guidance, EMA of the weights)
   4. export   <out>/pipeline in LDMTextToImagePipeline.save_pretrained layout
   5. eval     held-out prompts, DDIM 20 steps, guidance 5 -> <out>/eval/report.json
@@ -307,7 +307,10 @@ def train_ldm(a, out, log, tok):
     sched = C.make_train_scheduler()
     ac = sched.alphas_cumprod.float()
     snr = ac / (1 - ac)
-    w_t = torch.clamp(snr, max=a.min_snr) / snr if a.min_snr > 0 else torch.ones_like(snr)
+    # v prediction weights the x0 error by SNR + 1, so the noisiest steps, where the layout (and
+    # with it the relation words) is decided, keep their weight; eps prediction weights it by SNR
+    # and the model never learned relations. min-SNR-gamma caps the weight of the clean end.
+    w_t = torch.clamp(snr + 1, max=a.min_snr) / (snr + 1) if a.min_snr > 0 else torch.ones_like(snr)
     t_last, t0, acc = time.time(), time.time(), []
     unet.train()
     bert.train()
@@ -331,7 +334,7 @@ def train_ldm(a, out, log, tok):
         with bf16(a):
             ctx = bert(ids, return_dict=False)[0]
             pred = unet(zt, t, encoder_hidden_states=ctx).sample.float()
-        per = (pred - noise).pow(2).mean(dim=(1, 2, 3))
+        per = (pred - (s_a * noise - s_b * z0)).pow(2).mean(dim=(1, 2, 3))
         loss = (w_t[t] * per).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -419,14 +422,14 @@ def main():
     ap.add_argument("--ae-kl", type=float, default=1e-6)
     ap.add_argument("--pool", type=int, default=100_000, help="training renders encoded for stage 2")
     # stage 2
-    ap.add_argument("--steps", type=int, default=6_500)
+    ap.add_argument("--steps", type=int, default=10_000)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--warmup", type=int, default=500)
     ap.add_argument("--wd", type=float, default=0.01)
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--ema", type=float, default=0.999)
-    ap.add_argument("--min-snr", type=float, default=5.0, help="min-SNR-gamma loss weight (0: plain MSE)")
+    ap.add_argument("--min-snr", type=float, default=5.0, help="min-SNR-gamma cap of the v loss weight (0: plain MSE)")
     ap.add_argument("--uncond-p", type=float, default=0.1)
     ap.add_argument("--eval-every", type=int, default=2500)
     ap.add_argument("--eval-n", type=int, default=100)
