@@ -4,7 +4,7 @@ the autoencoder's reconstruction PSNR with both, and the evaluator's own accurac
 of the prompts and on libldm's autoencoder reconstructions of those renders (what the LDM, which
 draws in the autoencoder's latent space, can reach at best).
 
-    python3 tools/train/measure.py --pipeline /work/runs/final/pipeline \
+    python3 tools/train/measure.py --pipeline /work/runs/vpred/pipeline \
         --model models/shapes.q8_0.gguf --card models/README.md
 
 Image i of the n held-out prompts starts from seed i in both engines (libldm draws the same

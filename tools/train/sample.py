@@ -1,10 +1,10 @@
 """Own DDIM sampler for the exported pipeline, the diffusers-pipeline check, and the held-out eval.
 
     # held-out evaluation (writes samples.npz, grid.png, report.json under --out)
-    python3 sample.py --pipeline /work/runs/final/pipeline --n 256 --steps 20 --guidance 5 \
-        --out /work/runs/final/eval
+    python3 sample.py --pipeline /work/runs/vpred/pipeline --n 256 --steps 20 --guidance 5 \
+        --out /work/runs/vpred/eval
     # check that LDMTextToImagePipeline.from_pretrained reproduces this sampler
-    python3 sample.py --pipeline /work/runs/final/pipeline --check-pipeline
+    python3 sample.py --pipeline /work/runs/vpred/pipeline --check-pipeline
     # a few prompts of your own
     python3 sample.py --pipeline ... --prompt "a big red circle left of a small blue square on a gray background"
 """

@@ -1,6 +1,6 @@
 """One-command training recipe for the libldm toy text-to-image LDM (CPU).
 
-    nice -n 19 python3 tools/train/train.py --out /work/runs/final
+    nice -n 19 python3 tools/train/train.py --out /work/runs/vpred
 
 Stages (each skipped when its DONE marker exists; each resumes from its checkpoint; a finished
 ldm stage is extended when --steps exceeds the steps it ran, its cosine learning rate then
