@@ -2,7 +2,7 @@
     python3 bench/job.py '{"job": "vae_decode", "impl": "ldm", "model": ..., "size": 256, ...}'
 `model` is a Stable Diffusion pipeline folder (diffusers loads the component it needs) or, for
 libldm, a GGUF of one. impl "flops" runs the diffusers job once under torch's FLOP counter.
-Prints one JSON line: the seconds of each repeat (after one warm-up when `warmup`), or the
+Prints one JSON line: the seconds of each repeat (after `warmups` unmeasured runs), or the
 FLOP count."""
 import json
 import os
@@ -141,7 +141,9 @@ def main():
             run()
         print(json.dumps({"flops": counter.get_total_flops()}))
         return
-    out = run() if args.get("warmup", True) else None
+    out = None
+    for _ in range(args.get("warmups", 1)):
+        out = run()
     times = []
     for _ in range(args.get("repeats", 1)):
         t = time.perf_counter()

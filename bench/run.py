@@ -74,7 +74,7 @@ def measure(part, size, folder, variants, a):
     for name, impl, model in variants:
         out = os.path.join(models.WORK, f"out_{name}.npy")
         r = harness.run(job=part, impl=impl, model=model, size=size, threads=a.threads, output=out,
-                        repeats=1 if long else a.repeats, warmup=not long)
+                        repeats=1 if long else a.repeats, warmups=0 if long else a.warmups)
         outputs[name] = np.load(out)
         rows.append(dict(name=name, **r))
         print(f"  {name:9s} {r['best']:8.2f} s   peak RSS {r['peak_rss'] / 2**20:6.0f} MB   peak anon {r['peak_anon'] / 2**20:6.0f} MB"
@@ -88,7 +88,7 @@ def measure_low_memory(size, folder, a):
     """txt2img with Q8_0 weights in libldm's low-memory mode (mapped weight pages dropped after
     each call)."""
     r = harness.run(job="txt2img", impl="ldm", model=models.gguf(folder, "q8_0"), size=size, threads=a.threads,
-                    low_memory=True, repeats=1, warmup=False)
+                    low_memory=True, repeats=1, warmups=0)
     print(f"  Q8_0 low-memory {r['best']:8.2f} s   peak RSS {r['peak_rss'] / 2**20:6.0f} MB   "
           f"peak anon {r['peak_anon'] / 2**20:6.0f} MB" + ("   BUSY" if r["foreign"] > BUSY else ""), flush=True)
     return dict(size=size, **r)
@@ -101,7 +101,7 @@ def markdown(results, low, a, sgemm, kernel_lines, command, chart_name):
         f"`{command}` on {datetime.date.today()}: {cpu}, {os.cpu_count()} cores, {a.threads} threads for both "
         f"implementations. diffusers runs fp32 (torch {_version('torch')}, diffusers {_version('diffusers')}); libldm "
         "runs the same weights as F32 (the diffusers folder) and as F16 and Q8_0 GGUF files. Times are the best of "
-        f"{a.repeats} runs after a warm-up (txt2img: one run); ratios are libldm / diffusers. GFLOP/s is the part's "
+        f"{a.repeats} runs after {a.warmups} unmeasured ones (txt2img: one run); ratios are libldm / diffusers. GFLOP/s is the part's "
         f"FLOPs (torch's counter on the diffusers model) over libldm's F32 time, next to `cblas_sgemm` at "
         f"{sgemm:.0f} GFLOP/s on this machine. Memory: peak RSS (VmHWM, mapped weights included) and peak "
         "anonymous memory (RssAnon sampled every 10 ms).", "",
@@ -143,6 +143,9 @@ def main():
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     p.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--warmups", type=int, default=2,
+                   help="unmeasured runs before the repeats (both implementations reach steady speed only "
+                        "after a call or two: page faults, allocator and thread-pool warm-up)")
     p.add_argument("--force", action="store_true", help="run on a busy machine (results are marked)")
     p.add_argument("--out", default=os.path.join(HERE, "results.md"))
     a = p.parse_args()
