@@ -33,7 +33,7 @@ def placements(samples: str) -> collections.Counter:
         found = {o["colour"]: o for o in detect(image)["objects"]}
         a, b = (found.get(o["colour"]) for o in want["objects"])
         if a is None or b is None or len(found) != 2:
-            out["objects not found"] += 1
+            out["not the caption's two objects"] += 1
             continue
         got = relation_of(a, b)
         out["right order" if got == want["relation"] else
