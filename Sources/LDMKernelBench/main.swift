@@ -43,7 +43,7 @@ report("sgemm 320x4096x2880", 2.0 * 320 * 4096 * 2880, best {
 for (ch, side) in [(320, 64), (640, 32), (1280, 16)] {
     let x = try random([2, ch, side, side], seed: 3), w = try random([ch, ch * 9], seed: 4)
     report("conv3x3 \(ch)->\(ch) @\(side)x\(side) batch 2", 2.0 * 2 * Double(ch * ch * 9 * side * side), try best {
-        _ = try conv2d(x, weight: w.data, bias: nil, outChannels: ch, geometry: ConvGeometry(kernel: 3), ws: ws)
+        _ = try conv2d(x, weight: WeightRows(w), bias: nil, outChannels: ch, geometry: ConvGeometry(kernel: 3), ws: ws)
     })
 }
 for (t, tk, dh) in [(4096, 4096, 40), (4096, 77, 40), (1024, 1024, 80)] {

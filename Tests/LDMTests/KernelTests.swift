@@ -43,7 +43,7 @@ final class KernelTests: XCTestCase {
             let x = try random(shape)
             let w = try random([cout, shape[1], g.kernel, g.kernel])
             let bias = (0..<cout).map { Float($0) * 0.1 - 0.2 }
-            let ours = try conv2d(x, weight: w.data, bias: bias, outChannels: cout, geometry: g, ws: ws)
+            let ours = try conv2d(x, weight: WeightRows(w), bias: bias, outChannels: cout, geometry: g, ws: ws)
             XCTAssertClose(ours, try naiveConv(x, w, bias, g), 1e-5, "conv \(shape) k\(g.kernel) s\(g.stride)")
         }
     }
@@ -56,7 +56,7 @@ final class KernelTests: XCTestCase {
             let x = try random(shape), w = try random([cout, shape[1], 1, 1])
             let bias = (0..<cout).map { Float($0) * 0.1 - 0.3 }
             let ref = try naiveConv(x, w, bias, ConvGeometry(kernel: 1))
-            let ours = try pointwiseOverwriting(x, weight: w.data, bias: bias, outChannels: cout, ws: ws)
+            let ours = try pointwiseOverwriting(x, weight: WeightRows(w), bias: bias, outChannels: cout, ws: ws)
             XCTAssert(ours === x)
             XCTAssertEqual(ours.shape, ref.shape)
             XCTAssertClose(ours, ref, 1e-5, "overwriting pointwise \(shape) -> \(cout)")
@@ -74,10 +74,55 @@ final class KernelTests: XCTestCase {
             let ref = try naiveConv(x, w, bias, ConvGeometry(kernel: 3))
             // measured: F(2x2) ~2e-7, F(4x4) ~4e-6
             for (name, variant, tolerance) in [("F2", Winograd.f2, Float(1e-6)), ("F4", Winograd.f4, 2e-5)] {
-                let ours = try Winograd.conv(x, weight: w.data, bias: bias, outChannels: cout, ws: ws, variant: variant, budget: budget, filterBudget: budget)
+                let ours = try Winograd.conv(x, weight: WeightRows(w), bias: bias, outChannels: cout, ws: ws, variant: variant, budget: budget, filterBudget: budget)
                 XCTAssertClose(ours, ref, tolerance, "winograd \(name) \(shape) budget \(budget)")
             }
         }
+    }
+
+    /// Weights that must be converted are read a block of rows at a time, each block once,
+    /// and every kernel gives what it gives on the same weights read in place: convolutions
+    /// (pointwise, im2col, Winograd) and Linear, with weights big enough for several blocks.
+    func testConvertedWeightsAreReadInBlocksOfRows() throws {
+        final class Converted {
+            let w: Tensor, buffer: Tensor
+            var blocks = [Range<Int>]()
+            init(_ w: Tensor) throws { self.w = w; buffer = try Tensor([w.count]) }
+            var rows: WeightRows {
+                WeightRows(rows: w.shape[0], rowLength: w.itemCount) { first, n in
+                    self.blocks.append(first..<first + n)
+                    self.buffer.data.update(from: self.w.data + first * self.w.itemCount, count: n * self.w.itemCount)
+                    return UnsafePointer(self.buffer.data)
+                }
+            }
+            /// The blocks, in order, covered every row once.
+            var coveredOnce: Bool { blocks.count > 1 && blocks.first?.lowerBound == 0 && blocks.last?.upperBound == w.shape[0]
+                && zip(blocks, blocks.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound } }
+        }
+        let ws = Workspace(threads: 2)
+        for (shape, cout, g) in [([1, 512, 8, 8], 512, ConvGeometry(kernel: 3, stride: 2, pad: 1)), ([2, 4096, 2, 3], 600, ConvGeometry(kernel: 1))] {
+            let x = try random(shape), w = try random([cout, shape[1], g.kernel, g.kernel])
+            let bias = (0..<cout).map { Float($0) * 0.01 }
+            let converted = try Converted(w)
+            let ours = try conv2d(x, weight: converted.rows, bias: bias, outChannels: cout, geometry: g, ws: ws)
+            XCTAssert(converted.coveredOnce, "conv \(shape) k\(g.kernel): blocks \(converted.blocks)")
+            XCTAssertClose(ours, try conv2d(x, weight: WeightRows(w), bias: bias, outChannels: cout, geometry: g, ws: ws), 1e-6,
+                           "conv \(shape) k\(g.kernel)")
+        }
+        let x = try random([2, 16, 13, 21]), w = try random([20, 16, 3, 3])
+        let converted = try Converted(w)
+        let budget = 36 * 16 * 6
+        let ours = try Winograd.conv(x, weight: converted.rows, bias: nil, outChannels: 20, ws: ws, variant: Winograd.f4, budget: budget, filterBudget: budget)
+        XCTAssert(converted.coveredOnce, "winograd blocks \(converted.blocks)")
+        XCTAssertClose(ours, try Winograd.conv(x, weight: WeightRows(w), bias: nil, outChannels: 20, ws: ws, variant: Winograd.f4,
+                                               budget: budget, filterBudget: budget), 0, "winograd")
+        let rows = try random([3, 4096]), lw = try random([600, 4096]), bias = (0..<600).map { Float($0) * 0.01 }
+        let lc = try Converted(lw)
+        let (a, b) = (try Tensor([3, 600]), try Tensor([3, 600]))
+        try linear(rows.data, rows: 3, inFeatures: 4096, weight: lc.rows, bias: bias, outFeatures: 600, into: a.data, ws: ws)
+        try linear(rows.data, rows: 3, inFeatures: 4096, weight: WeightRows(lw), bias: bias, outFeatures: 600, into: b.data, ws: ws)
+        XCTAssert(lc.coveredOnce, "linear blocks \(lc.blocks)")
+        XCTAssertClose(a, b, 1e-6, "linear")
     }
 
     /// A convolution reading through a map (upsampling, per-channel affine, SiLU) and adding
@@ -105,7 +150,7 @@ final class KernelTests: XCTestCase {
             let ref = try naiveConv(seen, weight, bias, g)
             let into = try random(ref.shape)
             for i in 0..<ref.count { ref.data[i] += into.data[i] }
-            let ours = try conv2d(x, weight: weight.data, bias: bias, outChannels: 12, geometry: g, ws: ws, map: map, into: into)
+            let ours = try conv2d(x, weight: WeightRows(weight), bias: bias, outChannels: 12, geometry: g, ws: ws, map: map, into: into)
             XCTAssert(ours === into)
             XCTAssertClose(ours, ref, 2e-5, "mapped conv \(shape) k\(kernel) up \(upsample)")
         }
@@ -116,7 +161,7 @@ final class KernelTests: XCTestCase {
         let x = try random([1, 48, 40, 40]), w = try random([96, 48, 3, 3])
         let runs = try [1, 2, 3].map { threads -> [UInt32] in
             let ws = Workspace(threads: threads)
-            let y = try conv2d(x, weight: w.data, bias: nil, outChannels: 96, geometry: ConvGeometry(kernel: 3), ws: ws)
+            let y = try conv2d(x, weight: WeightRows(w), bias: nil, outChannels: 96, geometry: ConvGeometry(kernel: 3), ws: ws)
             let n = try groupNorm(y, groups: 8, gamma: [Float](repeating: 1.5, count: 96), beta: [Float](repeating: 0.1, count: 96),
                                   eps: 1e-5, silu: true, ws: ws)
             let o = try Tensor([96, 1600])

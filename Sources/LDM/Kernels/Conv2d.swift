@@ -33,12 +33,17 @@ let columnBudget = 1 << 22
 /// y = conv(x, W) + bias for x [N, Cin, H, W] as `map` presents it and W [Cout, Cin*k*k]
 /// (PyTorch's layout, flattened), into a new tensor or added to `into`. Winograd takes the
 /// 3x3 convolutions it suits and reads through the map; the others see the map applied.
-/// Pointwise convolutions are one GEMM on the input; the rest build im2col bands and multiply
-/// each into its slice of the output.
-public func conv2d(_ x: Tensor, weight: UnsafePointer<Float>, bias: [Float]?, outChannels cout: Int,
+/// Pointwise convolutions are one GEMM on the input per block of weight rows; the rest build
+/// im2col bands and multiply each into its slice of the output (again per block of rows: a
+/// converted weight is converted once, its columns rebuilt for each block).
+public func conv2d(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels cout: Int,
                    geometry g: ConvGeometry, ws: Workspace, map: InputMap = InputMap(), into: Tensor? = nil) throws -> Tensor {
     let seen = map.mapped(x.shape)
     let (n, cin, h, w) = (seen[0], seen[1], seen[2], seen[3])
+    let kk = cin * g.kernel * g.kernel
+    guard weight.rows == cout, weight.rowLength == kk else {
+        throw LDMError.shape("a \(weight.rows)x\(weight.rowLength) weight cannot map \(cin) channels to \(cout) with \(g.kernel)x\(g.kernel) kernels")
+    }
     if let variant = Winograd.variant(g, channels: cin, batch: n, height: h, width: w) {
         return try Winograd.conv(x, weight: weight, bias: bias, outChannels: cout, ws: ws, variant: variant, map: map, into: into)
     }
@@ -47,24 +52,27 @@ public func conv2d(_ x: Tensor, weight: UnsafePointer<Float>, bias: [Float]?, ou
     let x = try map.apply(x, ws: ws)
     let y = try into.map { try $0.expect([n, cout, ho, wo]) } ?? Tensor([n, cout, ho, wo])
     let beta: Float = into == nil ? 0 : 1
-    let kk = cin * g.kernel * g.kernel
     let pixels = ho * wo
-    for b in 0..<n {
-        let out = y.item(b)
-        if g.isPointwise {
-            BLAS.gemm(m: cout, n: pixels, k: cin, a: weight, lda: cin, b: x.item(b), ldb: pixels, beta: beta, c: out, ldc: pixels, threads: ws.threads)
-        } else {
-            let band = max(1, min(pixels, columnBudget / kk))
-            let cols = try ws.scratch.floats(.columns, kk * band)
+    let band = max(1, min(pixels, columnBudget / kk))
+    let cols = g.isPointwise ? nil : try ws.scratch.floats(.columns, kk * band)
+    try weight.forEachBlock { k0, nk, wk in
+        for b in 0..<n {
+            let out = y.item(b) + k0 * pixels
+            guard let cols else {
+                BLAS.gemm(m: nk, n: pixels, k: cin, a: wk, lda: cin, b: x.item(b), ldb: pixels, beta: beta, c: out, ldc: pixels, threads: ws.threads)
+                continue
+            }
             var p0 = 0
             while p0 < pixels {
                 let nb = min(band, pixels - p0)
                 im2col(x.item(b), cin: cin, h: h, w: w, g: g, wo: wo, p0: p0, count: nb, into: cols, threads: ws.threads)
-                BLAS.gemm(m: cout, n: nb, k: kk, a: weight, lda: kk, b: cols, ldb: nb, beta: beta, c: out + p0, ldc: pixels, threads: ws.threads)
+                BLAS.gemm(m: nk, n: nb, k: kk, a: wk, lda: kk, b: cols, ldb: nb, beta: beta, c: out + p0, ldc: pixels, threads: ws.threads)
                 p0 += nb
             }
         }
-        if let bias { addChannelBias(out, bias, pixels: pixels, threads: ws.threads) }
+    }
+    if let bias {
+        for b in 0..<n { addChannelBias(y.item(b), bias, pixels: pixels, threads: ws.threads) }
     }
     return y
 }
@@ -76,10 +84,12 @@ let overwriteBudget = 1 << 18
 /// W x + bias [N, Cout, H, W] in x's storage (Cout <= Cin), so no second image-sized buffer is
 /// needed. Bands of pixels are copied to scratch first; the band of the result only overlaps
 /// input already copied (the same pixels, or earlier channels and items).
-func pointwiseOverwriting(_ x: Tensor, weight: UnsafePointer<Float>, bias: [Float]?, outChannels cout: Int,
+func pointwiseOverwriting(_ x: Tensor, weight rows: WeightRows, bias: [Float]?, outChannels cout: Int,
                           ws: Workspace) throws -> Tensor {
     let (n, cin) = (x.shape[0], x.shape[1])
-    precondition(cout <= cin, "pointwiseOverwriting \(cin) -> \(cout) channels")
+    precondition(cout <= cin && rows.rows == cout && rows.rowLength == cin, "pointwiseOverwriting \(cin) -> \(cout) channels")
+    // All rows at once: every band needs them, and narrowing 1x1 weights are small.
+    let weight = try rows.block(0, cout)
     let pixels = x.itemCount / cin
     let band = max(1, min(pixels, overwriteBudget / cin))
     let saved = try ws.scratch.floats(.columns, cin * band)

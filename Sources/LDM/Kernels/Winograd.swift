@@ -42,7 +42,7 @@ enum Winograd {
     }
 
     /// The convolution of x as `map` presents it, into a new tensor or added to `into`.
-    static func conv(_ x: Tensor, weight: UnsafePointer<Float>, bias: [Float]?, outChannels k: Int, ws: Workspace,
+    static func conv(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels k: Int, ws: Workspace,
                      variant v: Variant, map: InputMap = InputMap(), into: Tensor? = nil,
                      budget: Int = budget, filterBudget: Int = filterBudget) throws -> Tensor {
         let seen = map.mapped(x.shape)
@@ -61,8 +61,9 @@ enum Winograd {
             var k0 = 0
             while k0 < k {
                 let nk = min(kBlock, k - k0)
+                let wk = try weight.block(k0, nk)
                 parallelRanges(nk, threads: ws.threads) { r in
-                    v.weights(weight, c, k0 + r.lowerBound, r.count, nk, u + r.lowerBound * c)
+                    v.weights(wk, c, r.lowerBound, r.count, nk, u + r.lowerBound * c)
                 }
                 try ws.checkCancelled()
                 var q0 = 0

@@ -68,7 +68,7 @@ public final class Autoencoder {
     /// with the dot products as one GEMM per band of pixels.
     func quantize(_ z: Tensor, _ codebook: WeightTensor, _ ws: Workspace) throws -> Tensor {
         let e = z.shape[1], pixels = z.shape[2] * z.shape[3], n = codebook.shape[0]
-        let book = try codebook.fp32(ws)
+        let book = try codebook.rows(ws).block(0, n)
         var norms = [Float](repeating: 0, count: n)
         for j in 0..<n {
             var s: Float = 0

@@ -19,7 +19,7 @@ struct Conv2dLayer {
         guard x.shape.count == 4, x.shape[1] == inChannels else {
             throw LDMError.shape("\(weight.name): input \(x.shape) does not have \(inChannels) channels")
         }
-        return try conv2d(x, weight: weight.fp32(ws), bias: bias, outChannels: outChannels, geometry: geometry, ws: ws,
+        return try conv2d(x, weight: weight.rows(ws), bias: bias, outChannels: outChannels, geometry: geometry, ws: ws,
                           map: map, into: into)
     }
 
@@ -29,7 +29,7 @@ struct Conv2dLayer {
         guard x.shape.count == 4, x.shape[1] == inChannels, geometry.isPointwise, outChannels <= inChannels else {
             throw LDMError.shape("\(weight.name) cannot overwrite an input of shape \(x.shape)")
         }
-        return try pointwiseOverwriting(x, weight: weight.fp32(ws), bias: bias, outChannels: outChannels, ws: ws)
+        return try pointwiseOverwriting(x, weight: weight.rows(ws), bias: bias, outChannels: outChannels, ws: ws)
     }
 }
 
@@ -82,7 +82,7 @@ struct LinearLayer {
     }
 
     func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, _ ws: Workspace) throws {
-        linear(x, rows: rows, inFeatures: inFeatures, weight: try weight.fp32(ws), bias: bias, outFeatures: outFeatures, into: y, ws: ws)
+        try linear(x, rows: rows, inFeatures: inFeatures, weight: weight.rows(ws), bias: bias, outFeatures: outFeatures, into: y, ws: ws)
     }
 
     /// x [..., in] -> [..., out].

@@ -109,20 +109,24 @@ struct SpatialTransformer {
         let h = try norm(x, ws)
         // proj_in straight from channel-major pixels to token-major rows: tokens = h^T W^T.
         let tokens = try Tensor([n, t, inner])
-        let wIn = try projIn.weight.fp32(ws)
-        for b in 0..<n {
-            BLAS.gemm(transA: true, transB: true, m: t, n: inner, k: channels, a: h.item(b), lda: t, b: wIn, ldb: channels,
-                      c: tokens.item(b), ldc: inner, threads: ws.threads)
+        try projIn.weight.rows(ws).forEachBlock { o0, no, w in
+            for b in 0..<n {
+                BLAS.gemm(transA: true, transB: true, m: t, n: no, k: channels, a: h.item(b), lda: t, b: w, ldb: channels,
+                          c: tokens.item(b) + o0, ldc: inner, threads: ws.threads)
+            }
         }
         if let bias = projIn.bias { addRowBias(tokens.data, bias, rows: n * t, threads: ws.threads) }
         for block in blocks { try block(tokens, context: context, ws) }
         // proj_out back to channel-major: y = W tokens^T.
         let y = try Tensor(x.shape)
-        let wOut = try projOut.weight.fp32(ws)
-        for b in 0..<n {
-            BLAS.gemm(transB: true, m: channels, n: t, k: inner, a: wOut, lda: inner, b: tokens.item(b), ldb: inner,
-                      c: y.item(b), ldc: t, threads: ws.threads)
-            if let bias = projOut.bias { addChannelBias(y.item(b), bias, pixels: t, threads: ws.threads) }
+        try projOut.weight.rows(ws).forEachBlock { c0, nc, w in
+            for b in 0..<n {
+                BLAS.gemm(transB: true, m: nc, n: t, k: inner, a: w, lda: inner, b: tokens.item(b), ldb: inner,
+                          c: y.item(b) + c0 * t, ldc: t, threads: ws.threads)
+            }
+        }
+        if let bias = projOut.bias {
+            for b in 0..<n { addChannelBias(y.item(b), bias, pixels: t, threads: ws.threads) }
         }
         addInPlace(y, x, ws: ws)
         return y

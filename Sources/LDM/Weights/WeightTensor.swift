@@ -75,23 +75,27 @@ public struct WeightTensor {
         return out
     }
 
-    /// The whole tensor as fp32: in place when stored as aligned F32, otherwise converted into
-    /// the workspace's weight slot (valid until the next weight is requested).
-    public func fp32(_ ws: Workspace) throws -> UnsafePointer<Float> {
+    /// The tensor as a matrix of shape[0] rows that kernels read in blocks: in place when
+    /// stored as aligned F32, otherwise each block converted into the workspace's weight slot.
+    public func rows(_ ws: Workspace) throws -> WeightRows {
+        let rows = shape.first ?? 1, length = rows > 0 ? count / rows : 0
         if type == .f32, Int(bitPattern: bytes) % 4 == 0 {
-            return bytes.assumingMemoryBound(to: Float.self)
+            return WeightRows(bytes.assumingMemoryBound(to: Float.self), rows: rows, rowLength: length)
         }
         try requireUsable()
-        let dst = try ws.scratch.floats(.weight, count)
-        let blocks = count / TensorType.q8Block
-        if count < 1 << 16 || count % TensorType.q8Block != 0 {
-            try decode(0, count, into: dst)
-        } else {
-            parallelRanges(blocks, threads: ws.threads) { r in
-                try? decode(r.lowerBound * TensorType.q8Block, r.count * TensorType.q8Block,
-                            into: dst + r.lowerBound * TensorType.q8Block)
-            }
+        return WeightRows(rows: rows, rowLength: length) { first, n in
+            let dst = try ws.scratch.floats(.weight, n * length)
+            try decode(first * length, n * length, into: dst, threads: ws.threads)
+            return UnsafePointer(dst)
         }
-        return UnsafePointer(dst)
+    }
+
+    /// `decode` spread over threads in whole Q8_0 blocks (rows of Q8_0 tensors are whole blocks).
+    private func decode(_ start: Int, _ n: Int, into dst: UnsafeMutablePointer<Float>, threads: Int) throws {
+        let q = TensorType.q8Block
+        guard n >= 1 << 16, start % q == 0, n % q == 0 else { return try decode(start, n, into: dst) }
+        parallelRanges(n / q, threads: threads) { r in
+            try? decode(start + r.lowerBound * q, r.count * q, into: dst + r.lowerBound * q)
+        }
     }
 }

@@ -1,0 +1,59 @@
+/// A weight matrix W [rows, rowLength] (one output channel or feature per row) that kernels
+/// read a block of rows at a time: in place when it is stored as fp32, otherwise converted
+/// just before the products that use the block. A quantized layer then never has a whole fp32
+/// copy (SD's largest is 59 MB), and the converted block is still in cache when it is used.
+public struct WeightRows {
+    public let rows: Int
+    public let rowLength: Int
+    /// Stored as fp32: every block is a view, so one block of all rows costs nothing.
+    let inPlace: Bool
+    private let fetch: (Int, Int) throws -> UnsafePointer<Float>
+
+    /// Floats of one converted block when a kernel has no block size of its own (8 MB).
+    static let blockBudget = 1 << 21
+
+    /// fp32 weights read in place.
+    public init(_ w: UnsafePointer<Float>, rows: Int, rowLength: Int) {
+        self.rows = rows
+        self.rowLength = rowLength
+        inPlace = true
+        fetch = { first, _ in w + first * rowLength }
+    }
+
+    /// A tensor's items as rows, read in place.
+    public init(_ t: Tensor) {
+        self.init(t.data, rows: t.shape.first ?? 1, rowLength: t.itemCount)
+    }
+
+    /// Weights whose `convert(first, count)` gives rows first ..< first+count as fp32, valid
+    /// until the next call.
+    init(rows: Int, rowLength: Int, convert: @escaping (Int, Int) throws -> UnsafePointer<Float>) {
+        self.rows = rows
+        self.rowLength = rowLength
+        inPlace = false
+        fetch = convert
+    }
+
+    /// Rows first ..< first+count; valid until the next block is asked for.
+    func block(_ first: Int, _ count: Int) throws -> UnsafePointer<Float> {
+        precondition(first >= 0 && count >= 0 && first + count <= rows)
+        return try fetch(first, count)
+    }
+
+    /// Rows per block so that a converted block holds at most `budget` floats: all rows when
+    /// the weights are read in place.
+    func blockRows(budget: Int = blockBudget) -> Int {
+        inPlace ? rows : max(1, min(rows, budget / max(rowLength, 1)))
+    }
+
+    /// Calls `body(first, count, rows)` for consecutive blocks covering all rows.
+    func forEachBlock(budget: Int = blockBudget, _ body: (Int, Int, UnsafePointer<Float>) throws -> Void) throws {
+        let step = blockRows(budget: budget)
+        var first = 0
+        while first < rows {
+            let count = min(step, rows - first)
+            try body(first, count, try block(first, count))
+            first += count
+        }
+    }
+}
