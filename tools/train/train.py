@@ -271,6 +271,20 @@ def ema_update(ema_params, params, decay):
     torch._foreach_add_(ema_params, params, alpha=1.0 - decay)
 
 
+def order_labels(tok, toks: torch.Tensor) -> torch.Tensor:
+    """Per-token targets of the auxiliary order loss: for the size, colour and shape tokens of
+    a two-object caption, where that object lies relative to the other one (0 left, 1 right,
+    2 above, 3 below); -100 (ignored) elsewhere. The layout is fixed by the caption grammar:
+    [CLS] a size colour shape <relation> a size colour shape on a ..."""
+    v = tok.vocab
+    lab = torch.full(toks.shape, -100, dtype=torch.long)
+    for rel_word, first, n_rel in (("left", 0, 2), ("right", 1, 2), ("above", 2, 1), ("below", 3, 1)):
+        rows = toks[:, 5] == v[rel_word]
+        lab[rows, 2:5] = first
+        lab[rows, 6 + n_rel:9 + n_rel] = first ^ 1
+    return lab
+
+
 def train_ldm(a, out, log, tok):
     from diffusers import AutoencoderKL
 
@@ -292,6 +306,12 @@ def train_ldm(a, out, log, tok):
     params = list(unet.parameters()) + list(bert.parameters())
     ema_params = list(ema_unet.parameters()) + list(ema_bert.parameters())
     opt = torch.optim.AdamW(params, lr=a.lr, betas=(0.9, 0.999), weight_decay=a.wd)
+    # The diffusion loss alone leaves LDM-BERT blind to which object the relation puts where
+    # (probe_order.py); a linear head reading each object's token vectors must tell, so the
+    # cross-attention keys carry it. The head is training-only and not exported.
+    labels = order_labels(tok, toks)
+    head = torch.nn.Linear(bert.config.d_model, 4)
+    head_opt = torch.optim.AdamW(head.parameters(), lr=a.lr, weight_decay=0.0)
     step, elapsed, evals = 0, 0.0, []
     if os.path.exists(ck):
         s = torch.load(ck, weights_only=False)
@@ -300,6 +320,9 @@ def train_ldm(a, out, log, tok):
         ema_unet.load_state_dict(s["ema_unet"])
         ema_bert.load_state_dict(s["ema_bert"])
         opt.load_state_dict(s["opt"])
+        if "order_head" in s:
+            head.load_state_dict(s["order_head"])
+            head_opt.load_state_dict(s["order_opt"])
         step, elapsed, evals = s["step"], s["elapsed"], s.get("evals", [])
         log(f"[ldm] resumed at step {step} ({elapsed / 60:.1f} min done)")
     log(f"[ldm] unet params {C.n_params(unet):,}, bert params {C.n_params(bert):,} "
@@ -318,7 +341,7 @@ def train_ldm(a, out, log, tok):
     while step < a.steps:
         thr.before(step)
         lr = lr_at(step, a.steps, a.lr, a.warmup)
-        for g in opt.param_groups:
+        for g in opt.param_groups + head_opt.param_groups:
             g["lr"] = lr
         rng = np.random.default_rng([a.seed, 3, step])
         idx = torch.from_numpy(rng.integers(0, N, a.batch))
@@ -336,20 +359,29 @@ def train_ldm(a, out, log, tok):
             pred = unet(zt, t, encoder_hidden_states=ctx).sample.float()
         per = (pred - (s_a * noise - s_b * z0)).pow(2).mean(dim=(1, 2, 3))
         loss = (w_t[t] * per).mean()
+        lab = labels[idx]
+        lab[drop] = -100
+        order_loss = torch.nn.functional.cross_entropy(head(ctx.float()).flatten(0, 1), lab.flatten(),
+                                                       reduction="sum") / (lab >= 0).sum().clamp(min=1)
+        if a.order_loss > 0:
+            loss = loss + a.order_loss * order_loss
         opt.zero_grad(set_to_none=True)
+        head_opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(params, a.clip)
         opt.step()
+        if a.order_loss > 0:
+            head_opt.step()
         decay = min(a.ema, (1 + step) / (10 + step))
         ema_update(ema_params, params, decay)
         thr.after()
         step += 1
-        acc.append((per.mean().item(), loss.item(), float(gn)))
+        acc.append((per.mean().item(), loss.item(), float(gn), order_loss.item()))
         if step % a.log_every == 0 or step == a.steps:
             now = time.time()
-            mse, wl, gnm = np.mean(acc, 0)
+            mse, wl, gnm, ol = np.mean(acc, 0)
             acc = []
-            log(f"[ldm] step {step}/{a.steps} mse {mse:.4f} wloss {wl:.4f} gnorm {gnm:.2f} lr {lr:.2e} "
+            log(f"[ldm] step {step}/{a.steps} mse {mse:.4f} wloss {wl:.4f} order {ol:.3f} gnorm {gnm:.2f} lr {lr:.2e} "
                 f"{(now - t0) / a.log_every:.3f}s/step threads {thr.best} elapsed {(elapsed + now - t_last) / 60:.1f}min")
             t0 = now
         if a.eval_every and (step % a.eval_every == 0) and step < a.steps:
@@ -371,7 +403,7 @@ def train_ldm(a, out, log, tok):
             t_last = time.time()
             atomic_save(dict(unet=unet.state_dict(), bert=bert.state_dict(), ema_unet=ema_unet.state_dict(),
                              ema_bert=ema_bert.state_dict(), opt=opt.state_dict(), step=step, elapsed=elapsed,
-                             evals=evals), ck)
+                             evals=evals, order_head=head.state_dict(), order_opt=head_opt.state_dict()), ck)
     ema_unet.save_pretrained(os.path.join(d, "ema_unet"))
     ema_bert.save_pretrained(os.path.join(d, "ema_bert"))
     summary_update(out, ldm=dict(unet_params=C.n_params(unet), bert_params=C.n_params(bert), steps=a.steps,
@@ -430,6 +462,8 @@ def main():
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--min-snr", type=float, default=5.0, help="min-SNR-gamma cap of the v loss weight (0: plain MSE)")
+    ap.add_argument("--order-loss", type=float, default=0.0,
+                    help="weight of the auxiliary loss asking LDM-BERT where each object lies (0: off)")
     ap.add_argument("--uncond-p", type=float, default=0.1)
     ap.add_argument("--eval-every", type=int, default=2500)
     ap.add_argument("--eval-n", type=int, default=100)

@@ -1,10 +1,10 @@
 /// Reusable fp32 work buffers, one per purpose. Each grows to the largest request it has seen
 /// and is kept until the end of the top-level call (`release`), so a sampling loop allocates
-/// its scratch once; the sizes are bounded by the kernels' block sizes and the largest weight,
+/// its scratch once; the sizes are bounded by the kernels' block sizes (weights included),
 /// never by the whole model.
 public final class Scratch {
     public enum Slot: Int, CaseIterable {
-        case weight      // a layer's weight converted to fp32 just before its GEMM
+        case weight      // a block of a layer's weight rows converted to fp32 just before its GEMMs
         case columns     // an im2col block
         case scores      // an attention block's score rows
         case winograd    // transformed filters of a Winograd convolution
