@@ -48,18 +48,59 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// A pointwise convolution written over its input equals the ordinary one: several items
-    /// (whose results land on earlier items' inputs) and several pixel bands per item.
-    func testPointwiseConvolutionOverwritingItsInput() throws {
+    /// A convolution says when it has read rows of its input for the last time: rows poisoned
+    /// with NaN as soon as they are reported leave the result as it was, the counts never
+    /// shrink, and every item ends fully reported. Winograd F2 and F4 with blocks of filters and
+    /// of tiles (one ending mid-row), reading through an upsampling map, im2col and pointwise.
+    func testConvolutionReportsRowsItHasFinishedReading() throws {
         let ws = Workspace(threads: 2)
-        for (shape, cout) in [([3, 64, 70, 80], 24), ([2, 16, 9, 7], 16), ([1, 5, 4, 4], 1)] {
-            let x = try random(shape), w = try random([cout, shape[1], 1, 1])
-            let bias = (0..<cout).map { Float($0) * 0.1 - 0.3 }
-            let ref = try naiveConv(x, w, bias, ConvGeometry(kernel: 1))
-            let ours = try pointwiseOverwriting(x, weight: WeightRows(w), bias: bias, outChannels: cout, ws: ws)
-            XCTAssert(ours === x)
-            XCTAssertEqual(ours.shape, ref.shape)
-            XCTAssertClose(ours, ref, 1e-5, "overwriting pointwise \(shape) -> \(cout)")
+        let cases: [([Int], Int, Bool, Winograd.Variant?, Int)] = [
+            ([2, 16, 23, 18], 10, false, Winograd.f4, 36 * 16 * 7), ([3, 16, 9, 13], 6, true, Winograd.f2, 16 * 16 * 5),
+            ([2, 16, 12, 12], 8, false, Winograd.f4, Winograd.budget), ([2, 5, 9, 7], 6, false, nil, 0), ([2, 8, 5, 6], 4, false, nil, 0),
+        ]
+        for (shape, cout, upsample, variant, budget) in cases {
+            let kernel = variant == nil && shape[1] == 8 ? 1 : 3
+            let x = try random(shape), w = try random([cout, shape[1], kernel, kernel])
+            let map = InputMap(upsample: upsample)
+            func run(_ consumed: Consumed?) throws -> Tensor {
+                guard let variant else {
+                    return try conv2d(x, weight: WeightRows(w), bias: nil, outChannels: cout, geometry: ConvGeometry(kernel: kernel), ws: ws,
+                                      map: map, consumed: consumed)
+                }
+                return try Winograd.conv(x, weight: WeightRows(w), bias: nil, outChannels: cout, ws: ws, variant: variant, map: map,
+                                         consumed: consumed, budget: budget, filterBudget: budget)
+            }
+            let ref = try run(nil)
+            var reported = [Int](repeating: 0, count: shape[0]), calls = 0
+            let ours = try run { item, rows in
+                XCTAssertGreaterThanOrEqual(rows, reported[item])
+                let plane = shape[2] * shape[3]
+                for c in 0..<shape[1] {
+                    (x.item(item) + c * plane).update(repeating: .nan, count: rows * shape[3])
+                }
+                reported[item] = rows
+                calls += 1
+            }
+            XCTAssertEqual(reported, [Int](repeating: shape[2], count: shape[0]), "\(shape)")
+            XCTAssertClose(ours, ref, 0, "conv \(shape) -> \(cout) after poisoning consumed rows (\(calls) reports)")
+        }
+    }
+
+    /// Dropping rows of a mapped tensor frees the whole pages inside them (rows of 2 KB: a row
+    /// that shares a page with a kept row keeps its values) and nothing outside them.
+    func testDroppingRowsFreesWholePagesOnly() throws {
+        let t = try Tensor([2, 3, 512, 512])
+        t.data.update(repeating: 1, count: t.count)
+        t.drop(item: 1, rows: 101..<200)
+        for item in 0..<2 {
+            for c in 0..<3 {
+                let plane = t.item(item) + c * 512 * 512
+                for row in [0, 100, 101, 102, 199, 200, 511] {
+                    let dropped = item == 1 && (102..<200).contains(row)
+                    XCTAssertEqual(plane[row * 512], dropped ? 0 : 1, "item \(item) channel \(c) row \(row)")
+                    XCTAssertEqual(plane[row * 512 + 511], dropped ? 0 : 1, "item \(item) channel \(c) row \(row) end")
+                }
+            }
         }
     }
 

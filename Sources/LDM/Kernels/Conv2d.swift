@@ -30,6 +30,12 @@ public struct ConvGeometry: Equatable {
 /// time, so scratch stays bounded whatever the image size.
 let columnBudget = 1 << 22
 
+/// Told `(item, rows)` when rows 0 ..< rows of that item of a convolution's input will not be
+/// read again, with growing counts that end at the input's height for every item: the caller
+/// may use those rows one last time and drop them (the filters are transformed by then, so it
+/// may convert weights of its own).
+public typealias Consumed = (_ item: Int, _ rows: Int) throws -> Void
+
 /// y = conv(x, W) + bias for x [N, Cin, H, W] as `map` presents it and W [Cout, Cin*k*k]
 /// (PyTorch's layout, flattened), into a new tensor or added to `into`. Winograd takes the
 /// 3x3 convolutions it suits and reads through the map; the others see the map applied.
@@ -37,7 +43,8 @@ let columnBudget = 1 << 22
 /// im2col bands and multiply each into its slice of the output (again per block of rows: a
 /// converted weight is converted once, its columns rebuilt for each block).
 public func conv2d(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels cout: Int,
-                   geometry g: ConvGeometry, ws: Workspace, map: InputMap = InputMap(), into: Tensor? = nil) throws -> Tensor {
+                   geometry g: ConvGeometry, ws: Workspace, map: InputMap = InputMap(), into: Tensor? = nil,
+                   consumed: Consumed? = nil) throws -> Tensor {
     let seen = map.mapped(x.shape)
     let (n, cin, h, w) = (seen[0], seen[1], seen[2], seen[3])
     let kk = cin * g.kernel * g.kernel
@@ -45,11 +52,12 @@ public func conv2d(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels 
         throw LDMError.shape("a \(weight.rows)x\(weight.rowLength) weight cannot map \(cin) channels to \(cout) with \(g.kernel)x\(g.kernel) kernels")
     }
     if let variant = Winograd.variant(g, channels: cin, batch: n, height: h, width: w) {
-        return try Winograd.conv(x, weight: weight, bias: bias, outChannels: cout, ws: ws, variant: variant, map: map, into: into)
+        return try Winograd.conv(x, weight: weight, bias: bias, outChannels: cout, ws: ws, variant: variant, map: map, into: into,
+                                 consumed: consumed)
     }
     let (ho, wo) = g.outSize(h, w)
     guard ho > 0, wo > 0 else { throw LDMError.shape("input \(h)x\(w) is too small for a \(g.kernel)x\(g.kernel) convolution") }
-    let x = try map.apply(x, ws: ws)
+    let mapped = try map.apply(x, ws: ws)
     let y = try into.map { try $0.expect([n, cout, ho, wo]) } ?? Tensor([n, cout, ho, wo])
     let beta: Float = into == nil ? 0 : 1
     let pixels = ho * wo
@@ -59,13 +67,13 @@ public func conv2d(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels 
         for b in 0..<n {
             let out = y.item(b) + k0 * pixels
             guard let cols else {
-                BLAS.gemm(m: nk, n: pixels, k: cin, a: wk, lda: cin, b: x.item(b), ldb: pixels, beta: beta, c: out, ldc: pixels, threads: ws.threads)
+                BLAS.gemm(m: nk, n: pixels, k: cin, a: wk, lda: cin, b: mapped.item(b), ldb: pixels, beta: beta, c: out, ldc: pixels, threads: ws.threads)
                 continue
             }
             var p0 = 0
             while p0 < pixels {
                 let nb = min(band, pixels - p0)
-                im2col(x.item(b), cin: cin, h: h, w: w, g: g, wo: wo, p0: p0, count: nb, into: cols, threads: ws.threads)
+                im2col(mapped.item(b), cin: cin, h: h, w: w, g: g, wo: wo, p0: p0, count: nb, into: cols, threads: ws.threads)
                 BLAS.gemm(m: nk, n: nb, k: kk, a: wk, lda: kk, b: cols, ldb: nb, beta: beta, c: out + p0, ldc: pixels, threads: ws.threads)
                 p0 += nb
             }
@@ -74,40 +82,10 @@ public func conv2d(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels 
     if let bias {
         for b in 0..<n { addChannelBias(y.item(b), bias, pixels: pixels, threads: ws.threads) }
     }
-    return y
-}
-
-/// Floats of input copied per band by `pointwiseOverwriting`: about an L2 cache.
-let overwriteBudget = 1 << 18
-
-/// A pointwise convolution written over its own input: x [N, Cin, H, W] becomes
-/// W x + bias [N, Cout, H, W] in x's storage (Cout <= Cin), so no second image-sized buffer is
-/// needed. Bands of pixels are copied to scratch first; the band of the result only overlaps
-/// input already copied (the same pixels, or earlier channels and items).
-func pointwiseOverwriting(_ x: Tensor, weight rows: WeightRows, bias: [Float]?, outChannels cout: Int,
-                          ws: Workspace) throws -> Tensor {
-    let (n, cin) = (x.shape[0], x.shape[1])
-    precondition(cout <= cin && rows.rows == cout && rows.rowLength == cin, "pointwiseOverwriting \(cin) -> \(cout) channels")
-    // All rows at once: every band needs them, and narrowing 1x1 weights are small.
-    let weight = try rows.block(0, cout)
-    let pixels = x.itemCount / cin
-    let band = max(1, min(pixels, overwriteBudget / cin))
-    let saved = try ws.scratch.floats(.columns, cin * band)
-    for b in 0..<n {
-        let src = x.data + b * cin * pixels, dst = x.data + b * cout * pixels
-        var p0 = 0
-        while p0 < pixels {
-            let nb = min(band, pixels - p0)
-            parallelRanges(cin, threads: ws.threads) { cs in
-                for c in cs { (saved + c * nb).update(from: src + c * pixels + p0, count: nb) }
-            }
-            BLAS.gemm(m: cout, n: nb, k: cin, a: weight, lda: cin, b: saved, ldb: nb, c: dst + p0, ldc: pixels, threads: ws.threads)
-            p0 += nb
-        }
-        if let bias { addChannelBias(dst, bias, pixels: pixels, threads: ws.threads) }
+    if let consumed {
+        for b in 0..<n { try consumed(b, x.shape[2]) }
     }
-    x.shrink(to: [n, cout] + x.shape.dropFirst(2))
-    return x
+    return y
 }
 
 /// Columns for output pixels p0 ..< p0+count: row (c, ky, kx) holds the input value each of
@@ -142,12 +120,12 @@ func im2col(_ x: UnsafePointer<Float>, cin: Int, h: Int, w: Int, g: ConvGeometry
     }
 }
 
-/// y[c, :] += bias[c] over `pixels` values per channel.
-func addChannelBias(_ y: UnsafeMutablePointer<Float>, _ bias: [Float], pixels: Int, threads: Int) {
+/// y[c, :] += bias[c] over `pixels` values per channel, channels `stride` values apart.
+func addChannelBias(_ y: UnsafeMutablePointer<Float>, _ bias: [Float], pixels: Int, stride: Int? = nil, threads: Int) {
     bias.withUnsafeBufferPointer { bp in
         parallelRanges(bp.count, threads: threads) { cs in
             for c in cs {
-                let row = y + c * pixels, v = bp[c]
+                let row = y + c * (stride ?? pixels), v = bp[c]
                 for i in 0..<pixels { row[i] += v }
             }
         }

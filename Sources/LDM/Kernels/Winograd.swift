@@ -41,12 +41,31 @@ enum Winograd {
         return pixels >= 4096 ? f4 : pixels >= 256 ? f2 : nil
     }
 
-    /// The convolution of x as `map` presents it, into a new tensor or added to `into`.
+    /// The convolution of x as `map` presents it, into a new tensor or added to `into`. Tiles
+    /// are visited in row order, so in the pass over the last block of filters the input is
+    /// read from top to bottom: `consumed` (see `conv2d`) hears as each band of rows is done.
     static func conv(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels k: Int, ws: Workspace,
-                     variant v: Variant, map: InputMap = InputMap(), into: Tensor? = nil,
+                     variant v: Variant, map: InputMap = InputMap(), into: Tensor? = nil, consumed: Consumed? = nil,
                      budget: Int = budget, filterBudget: Int = filterBudget) throws -> Tensor {
         let seen = map.mapped(x.shape)
         let (n, c, h, w) = (seen[0], seen[1], seen[2], seen[3])
+        let tilesPerItem = ((h + v.tile - 1) / v.tile) * ((w + v.tile - 1) / v.tile), tilesPerRow = (w + v.tile - 1) / v.tile
+        let upsample = h / x.shape[2]
+        var reported = 0  // items whose rows have all been reported
+        /// Reports the rows no tile from `next` on reads: whole items before its own, and in
+        /// its own the rows above its tile row's top halo.
+        func report(next: Int) throws {
+            guard let consumed else { return }
+            let item = next / tilesPerItem
+            while reported < min(item, n) {
+                try consumed(reported, x.shape[2])
+                reported += 1
+            }
+            if item < n {
+                let top = (next % tilesPerItem) / tilesPerRow * v.tile - 1
+                if top > 0 { try consumed(item, top / upsample) }
+            }
+        }
         let y = try into.map { try $0.expect([n, k, h, w]) } ?? Tensor([n, k, h, w])
         let e = v.planes
         let tiles = n * ((h + v.tile - 1) / v.tile) * ((w + v.tile - 1) / v.tile)
@@ -81,6 +100,7 @@ enum Winograd {
                                  into == nil ? 0 : 1)
                     }
                     q0 += nq
+                    if k0 + nk == k { try report(next: q0) }
                 }
                 k0 += nk
             }

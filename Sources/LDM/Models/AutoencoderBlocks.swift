@@ -13,17 +13,25 @@ struct AEResnetBlock {
         shortcut = cin == cout ? nil : try Conv2dLayer(w("nin_shortcut"), in: cin, out: cout)
     }
 
-    /// Consumes x: the result goes into x's storage unless the channel count grows. A
-    /// narrowing shortcut overwrites x once conv1 has read it, so the decoder's widest level
-    /// holds x and conv1's output, not a third image-sized tensor as well.
+    /// Consumes x. Without a shortcut the result goes into x's storage. With one, each band of
+    /// x's rows goes through the shortcut as soon as conv1 has read it for the last time, and is
+    /// then dropped: x shrinks as h and the shortcut's output grow, so the decoder's widest
+    /// level (x 256 channels, the others 128, at 512x512 pixels) never holds all three.
     func callAsFunction(_ x: Tensor, _ ws: Workspace) throws -> Tensor {
-        let h = try conv1(x, map: norm1.map(x, silu: true, ws), ws)
-        let out: Tensor
-        if let shortcut {
-            out = shortcut.outChannels < shortcut.inChannels ? try shortcut.overwriting(x, ws) : try shortcut(x, ws)
-        } else {
-            out = x
+        guard let shortcut else {
+            let h = try conv1(x, map: norm1.map(x, silu: true, ws), ws)
+            return try conv2(h, map: norm2.map(h, silu: true, ws), into: x, ws)
         }
+        let (n, height, width) = (x.shape[0], x.shape[2], x.shape[3])
+        let out = try Tensor([n, shortcut.outChannels, height, width])
+        var done = [Int](repeating: 0, count: n)
+        let h = try conv1(x, map: norm1.map(x, silu: true, ws), consumed: { item, rows in
+            guard rows > done[item] else { return }
+            try shortcut.pointwise(x, item: item, pixels: done[item] * width..<rows * width, into: out, ws)
+            x.drop(item: item, rows: done[item]..<rows)
+            done[item] = rows
+        }, ws)
+        assert(done.allSatisfy { $0 == height }, "conv2d reports every row as consumed")
         return try conv2(h, map: norm2.map(h, silu: true, ws), into: out, ws)
     }
 }

@@ -14,22 +14,32 @@ struct Conv2dLayer {
         self.geometry = geometry ?? ConvGeometry(kernel: kernel)
     }
 
-    /// The convolution of x as `map` presents it, into a new tensor or added to `into`.
-    func callAsFunction(_ x: Tensor, map: InputMap = InputMap(), into: Tensor? = nil, _ ws: Workspace) throws -> Tensor {
+    /// The convolution of x as `map` presents it, into a new tensor or added to `into`;
+    /// `consumed` hears as x's rows are read for the last time.
+    func callAsFunction(_ x: Tensor, map: InputMap = InputMap(), into: Tensor? = nil, consumed: Consumed? = nil,
+                        _ ws: Workspace) throws -> Tensor {
         guard x.shape.count == 4, x.shape[1] == inChannels else {
             throw LDMError.shape("\(weight.name): input \(x.shape) does not have \(inChannels) channels")
         }
         return try conv2d(x, weight: weight.rows(ws), bias: bias, outChannels: outChannels, geometry: geometry, ws: ws,
-                          map: map, into: into)
+                          map: map, into: into, consumed: consumed)
     }
 
-    /// A pointwise convolution with no more outputs than inputs, written over x's storage
-    /// (x is consumed).
-    func overwriting(_ x: Tensor, _ ws: Workspace) throws -> Tensor {
-        guard x.shape.count == 4, x.shape[1] == inChannels, geometry.isPointwise, outChannels <= inChannels else {
-            throw LDMError.shape("\(weight.name) cannot overwrite an input of shape \(x.shape)")
+    /// A pointwise convolution of pixels `pixels` of item `n` of x, into the same pixels of
+    /// item `n` of `y`.
+    func pointwise(_ x: Tensor, item n: Int, pixels: Range<Int>, into y: Tensor, _ ws: Workspace) throws {
+        let plane = x.shape[2] * x.shape[3]
+        guard geometry.isPointwise, x.shape.count == 4, x.shape[1] == inChannels,
+              y.shape == [x.shape[0], outChannels, x.shape[2], x.shape[3]], pixels.upperBound <= plane else {
+            throw LDMError.shape("\(weight.name): pixels \(pixels) of \(x.shape) cannot go into \(y.shape)")
         }
-        return try pointwiseOverwriting(x, weight: weight.rows(ws), bias: bias, outChannels: outChannels, ws: ws)
+        guard !pixels.isEmpty else { return }
+        let out = y.item(n) + pixels.lowerBound
+        try weight.rows(ws).forEachBlock { k0, nk, w in
+            BLAS.gemm(m: nk, n: pixels.count, k: inChannels, a: w, lda: inChannels, b: x.item(n) + pixels.lowerBound, ldb: plane,
+                      c: out + k0 * plane, ldc: plane, threads: ws.threads)
+        }
+        if let bias { addChannelBias(out, bias, pixels: pixels.count, stride: plane, threads: ws.threads) }
     }
 }
 

@@ -18,6 +18,16 @@ enum Buffer {
         return posix_memalign(&p, 64, max(bytes, 1)) == 0 ? p : nil
     }
 
+    /// Gives the whole pages inside `bytes` at `p` back to the kernel, if `capacity` (what
+    /// `allocate` was asked for) made it a mapping: they then read as zeros. Heap blocks are
+    /// left alone.
+    static func drop(_ p: UnsafeMutableRawPointer, _ bytes: Int, capacity: Int) {
+        guard capacity >= mappedBytes else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: p) + page - 1) / page * page, end = (Int(bitPattern: p) + bytes) / page * page
+        if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
+    }
+
     /// Frees what `allocate(bytes)` returned, with the same `bytes`.
     static func free(_ p: UnsafeMutableRawPointer?, _ bytes: Int) {
         guard let p else { return }

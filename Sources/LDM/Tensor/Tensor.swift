@@ -62,6 +62,17 @@ public final class Tensor {
         count = n
     }
 
+    /// Hands the memory of rows `rows` of every channel of item `n` ([N, C, H, W]) back to the
+    /// system where whole pages allow: for a tensor read for the last time, band by band.
+    /// Those values are lost (they read as zeros, or keep their values where pages are shared).
+    func drop(item n: Int, rows: Range<Int>) {
+        guard shape.count == 4, !rows.isEmpty else { return }
+        let (channels, plane, width) = (shape[1], shape[2] * shape[3], shape[3])
+        for c in 0..<channels {
+            Buffer.drop(data + (n * channels + c) * plane + rows.lowerBound * width, rows.count * width * 4, capacity: capacity)
+        }
+    }
+
     /// Elements per batch item.
     public var itemCount: Int { shape.isEmpty ? count : count / max(shape[0], 1) }
 
