@@ -56,7 +56,9 @@ struct AEDecoder {
                 h = try block(h, ws)
                 if !level.attns.isEmpty { h = try level.attns[j](h, ws) }
             }
-            if let up = level.up { h = try up(h, map: InputMap(upsample: true), ws) }
+            // The upsampler's input goes as it is read: it and the 4x larger output are never
+            // both whole.
+            if let up = level.up { h = try up(h, map: InputMap(upsample: true), consumed: h.dropAsConsumed(), ws) }
         }
         return try convOut(h, map: normOut.map(h, silu: true, ws), ws)
     }

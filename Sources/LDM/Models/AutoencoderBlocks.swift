@@ -22,16 +22,11 @@ struct AEResnetBlock {
             let h = try conv1(x, map: norm1.map(x, silu: true, ws), ws)
             return try conv2(h, map: norm2.map(h, silu: true, ws), into: x, ws)
         }
-        let (n, height, width) = (x.shape[0], x.shape[2], x.shape[3])
-        let out = try Tensor([n, shortcut.outChannels, height, width])
-        var done = [Int](repeating: 0, count: n)
-        let h = try conv1(x, map: norm1.map(x, silu: true, ws), consumed: { item, rows in
-            guard rows > done[item] else { return }
-            try shortcut.pointwise(x, item: item, pixels: done[item] * width..<rows * width, into: out, ws)
-            x.drop(item: item, rows: done[item]..<rows)
-            done[item] = rows
+        let width = x.shape[3]
+        let out = try Tensor([x.shape[0], shortcut.outChannels, x.shape[2], width])
+        let h = try conv1(x, map: norm1.map(x, silu: true, ws), consumed: x.dropAsConsumed { item, rows in
+            try shortcut.pointwise(x, item: item, pixels: rows.lowerBound * width..<rows.upperBound * width, into: out, ws)
         }, ws)
-        assert(done.allSatisfy { $0 == height }, "conv2d reports every row as consumed")
         return try conv2(h, map: norm2.map(h, silu: true, ws), into: out, ws)
     }
 }

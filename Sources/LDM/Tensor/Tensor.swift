@@ -73,6 +73,18 @@ public final class Tensor {
         }
     }
 
+    /// A `Consumed` for a convolution reading this tensor for the last time: each band of rows
+    /// it finishes with is shown to `use`, then dropped.
+    func dropAsConsumed(_ use: ((_ item: Int, _ rows: Range<Int>) throws -> Void)? = nil) -> Consumed {
+        var done = [Int](repeating: 0, count: shape.first ?? 0)
+        return { [self] item, rows in
+            guard rows > done[item] else { return }
+            try use?(item, done[item]..<rows)
+            drop(item: item, rows: done[item]..<rows)
+            done[item] = rows
+        }
+    }
+
     /// Elements per batch item.
     public var itemCount: Int { shape.isEmpty ? count : count / max(shape[0], 1) }
 
