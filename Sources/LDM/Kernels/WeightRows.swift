@@ -1,7 +1,7 @@
 /// A weight matrix W [rows, rowLength] (one output channel or feature per row) that kernels
 /// read a block of rows at a time: in place when it is stored as fp32, otherwise converted
 /// just before the products that use the block. A quantized layer then never has a whole fp32
-/// copy (SD's largest is 59 MB), and the converted block is still in cache when it is used.
+/// copy (SD's largest would be 59 MB).
 public struct WeightRows {
     public let rows: Int
     public let rowLength: Int

@@ -53,15 +53,6 @@ public final class Tensor {
         shape = newShape
     }
 
-    /// Reinterprets the storage with a shape of at most as many elements: a result written
-    /// over its own input.
-    func shrink(to newShape: [Int]) {
-        let n = (try? Shape.count(newShape)) ?? Int.max
-        precondition(n <= count, "shrink \(shape) -> \(newShape)")
-        shape = newShape
-        count = n
-    }
-
     /// Hands the memory of rows `rows` of every channel of item `n` ([N, C, H, W]) back to the
     /// system where whole pages allow: for a tensor read for the last time, band by band.
     /// Those values are lost (they read as zeros, or keep their values where pages are shared).
