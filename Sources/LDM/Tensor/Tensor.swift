@@ -2,7 +2,7 @@
 /// storage (`Buffer`), so a failed allocation is an error rather than a trap.
 public final class Tensor {
     public private(set) var shape: [Int]
-    public private(set) var count: Int
+    public let count: Int
     public let data: UnsafeMutablePointer<Float>
 
     /// Bytes the storage really holds (a pooled buffer may be larger than asked).
