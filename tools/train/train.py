@@ -360,11 +360,12 @@ def train_ldm(a, out, log, tok):
             pred = unet(zt, t, encoder_hidden_states=ctx).sample.float()
         per = (pred - (s_a * noise - s_b * z0)).pow(2).mean(dim=(1, 2, 3))
         loss = (w_t[t] * per).mean()
-        lab = labels[idx]
-        lab[drop] = -100
-        order_loss = torch.nn.functional.cross_entropy(head(ctx.float()).flatten(0, 1), lab.flatten(),
-                                                       reduction="sum") / (lab >= 0).sum().clamp(min=1)
+        order_loss = torch.zeros(())
         if a.order_loss > 0:
+            lab = labels[idx]
+            lab[drop] = -100
+            order_loss = torch.nn.functional.cross_entropy(head(ctx.float()).flatten(0, 1), lab.flatten(),
+                                                           reduction="sum") / (lab >= 0).sum().clamp(min=1)
             loss = loss + a.order_loss * order_loss
         opt.zero_grad(set_to_none=True)
         head_opt.zero_grad(set_to_none=True)
