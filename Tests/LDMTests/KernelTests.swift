@@ -141,12 +141,13 @@ final class KernelTests: XCTestCase {
                 && zip(blocks, blocks.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound } }
         }
         let ws = Workspace(threads: 2)
-        for (shape, cout, g) in [([1, 512, 8, 8], 512, ConvGeometry(kernel: 3, stride: 2, pad: 1)), ([2, 4096, 2, 3], 600, ConvGeometry(kernel: 1))] {
+        // Over WeightRows.blockBudget (8M floats) each: two blocks, one of them a whole 256 rows.
+        for (shape, cout, g) in [([1, 1024, 8, 8], 1024, ConvGeometry(kernel: 3, stride: 2, pad: 1)), ([2, 4096, 2, 3], 2100, ConvGeometry(kernel: 1))] {
             let x = try random(shape), w = try random([cout, shape[1], g.kernel, g.kernel])
             let bias = (0..<cout).map { Float($0) * 0.01 }
             let converted = try Converted(w)
             let ours = try conv2d(x, weight: converted.rows, bias: bias, outChannels: cout, geometry: g, ws: ws)
-            XCTAssert(converted.coveredOnce, "conv \(shape) k\(g.kernel): blocks \(converted.blocks)")
+            XCTAssert(converted.coveredOnce && converted.blocks[0].count % 256 == 0, "conv \(shape) k\(g.kernel): blocks \(converted.blocks)")
             XCTAssertClose(ours, try conv2d(x, weight: WeightRows(w), bias: bias, outChannels: cout, geometry: g, ws: ws), 1e-6,
                            "conv \(shape) k\(g.kernel)")
         }
@@ -157,12 +158,12 @@ final class KernelTests: XCTestCase {
         XCTAssert(converted.coveredOnce, "winograd blocks \(converted.blocks)")
         XCTAssertClose(ours, try Winograd.conv(x, weight: WeightRows(w), bias: nil, outChannels: 20, ws: ws, variant: Winograd.f4,
                                                budget: budget, filterBudget: budget), 0, "winograd")
-        let rows = try random([3, 4096]), lw = try random([600, 4096]), bias = (0..<600).map { Float($0) * 0.01 }
+        let rows = try random([3, 4096]), lw = try random([2100, 4096]), bias = (0..<2100).map { Float($0) * 0.01 }
         let lc = try Converted(lw)
-        let (a, b) = (try Tensor([3, 600]), try Tensor([3, 600]))
-        try linear(rows.data, rows: 3, inFeatures: 4096, weight: lc.rows, bias: bias, outFeatures: 600, into: a.data, ws: ws)
-        try linear(rows.data, rows: 3, inFeatures: 4096, weight: WeightRows(lw), bias: bias, outFeatures: 600, into: b.data, ws: ws)
-        XCTAssert(lc.coveredOnce, "linear blocks \(lc.blocks)")
+        let (a, b) = (try Tensor([3, 2100]), try Tensor([3, 2100]))
+        try linear(rows.data, rows: 3, inFeatures: 4096, weight: lc.rows, bias: bias, outFeatures: 2100, into: a.data, ws: ws)
+        try linear(rows.data, rows: 3, inFeatures: 4096, weight: WeightRows(lw), bias: bias, outFeatures: 2100, into: b.data, ws: ws)
+        XCTAssert(lc.coveredOnce && lc.blocks[0].count % 256 == 0, "linear blocks \(lc.blocks)")
         XCTAssertClose(a, b, 1e-6, "linear")
     }
 

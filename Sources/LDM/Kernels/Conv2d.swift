@@ -61,8 +61,18 @@ public func conv2d(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels 
     let y = try into.map { try $0.expect([n, cout, ho, wo]) } ?? Tensor([n, cout, ho, wo])
     let beta: Float = into == nil ? 0 : 1
     let pixels = ho * wo
-    let band = max(1, min(pixels, columnBudget / kk))
-    let cols = g.isPointwise ? nil : try ws.scratch.floats(.columns, kk * band)
+    // Where every item's columns fit the budget they are built once, side by side, for all
+    // blocks of weight rows (deep levels: few pixels, big converted weights); otherwise bands
+    // of one item's pixels are built for each block.
+    let together = kk * n * pixels <= columnBudget
+    let band = together ? pixels : max(1, min(pixels, columnBudget / kk))
+    let cols = g.isPointwise ? nil : try ws.scratch.floats(.columns, kk * (together ? n * pixels : band))
+    if let cols, together {
+        for b in 0..<n {
+            im2col(mapped.item(b), cin: cin, h: h, w: w, g: g, wo: wo, p0: 0, count: pixels, into: cols + b * pixels, ld: n * pixels,
+                   threads: ws.threads)
+        }
+    }
     try weight.forEachBlock { k0, nk, wk in
         for b in 0..<n {
             let out = y.item(b) + k0 * pixels
@@ -70,10 +80,15 @@ public func conv2d(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels 
                 BLAS.gemm(m: nk, n: pixels, k: cin, a: wk, lda: cin, b: mapped.item(b), ldb: pixels, beta: beta, c: out, ldc: pixels, threads: ws.threads)
                 continue
             }
+            if together {
+                BLAS.gemm(m: nk, n: pixels, k: kk, a: wk, lda: kk, b: cols + b * pixels, ldb: n * pixels, beta: beta, c: out, ldc: pixels,
+                          threads: ws.threads)
+                continue
+            }
             var p0 = 0
             while p0 < pixels {
                 let nb = min(band, pixels - p0)
-                im2col(mapped.item(b), cin: cin, h: h, w: w, g: g, wo: wo, p0: p0, count: nb, into: cols, threads: ws.threads)
+                im2col(mapped.item(b), cin: cin, h: h, w: w, g: g, wo: wo, p0: p0, count: nb, into: cols, ld: nb, threads: ws.threads)
                 BLAS.gemm(m: nk, n: nb, k: kk, a: wk, lda: kk, b: cols, ldb: nb, beta: beta, c: out + p0, ldc: pixels, threads: ws.threads)
                 p0 += nb
             }
@@ -88,16 +103,16 @@ public func conv2d(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels 
     return y
 }
 
-/// Columns for output pixels p0 ..< p0+count: row (c, ky, kx) holds the input value each of
-/// those pixels sees at that kernel tap, or 0 in the padding.
+/// Columns for output pixels p0 ..< p0+count: row (c, ky, kx), `ld` floats after the last,
+/// holds the input value each of those pixels sees at that kernel tap, or 0 in the padding.
 func im2col(_ x: UnsafePointer<Float>, cin: Int, h: Int, w: Int, g: ConvGeometry, wo: Int,
-            p0: Int, count: Int, into cols: UnsafeMutablePointer<Float>, threads: Int) {
+            p0: Int, count: Int, into cols: UnsafeMutablePointer<Float>, ld: Int, threads: Int) {
     let k = g.kernel
     parallelRanges(cin * k * k, threads: threads) { rows in
         for row in rows {
             let c = row / (k * k), ky = (row / k) % k, kx = row % k
             let plane = x + c * h * w
-            var dst = cols + row * count
+            var dst = cols + row * ld
             var p = p0
             let end = p0 + count
             while p < end {

@@ -9,8 +9,9 @@ public struct WeightRows {
     let inPlace: Bool
     private let fetch: (Int, Int) throws -> UnsafePointer<Float>
 
-    /// Floats of one converted block when a kernel has no block size of its own (8 MB).
-    static let blockBudget = 1 << 21
+    /// Floats of one converted block when a kernel has no block size of its own (32 MB: SD's
+    /// 3x3 convolutions of 1280 channels go in three blocks).
+    static let blockBudget = 1 << 23
 
     /// fp32 weights read in place.
     public init(_ w: UnsafePointer<Float>, rows: Int, rowLength: Int) {
@@ -41,9 +42,12 @@ public struct WeightRows {
     }
 
     /// Rows per block so that a converted block holds at most `budget` floats: all rows when
-    /// the weights are read in place.
+    /// the weights are read in place. Blocks are whole multiples of 256 rows where they can be,
+    /// so the GEMM tiles of each (64 rows, or 256 columns or more) share out evenly over threads.
     func blockRows(budget: Int = blockBudget) -> Int {
-        inPlace ? rows : max(1, min(rows, budget / max(rowLength, 1)))
+        let fit = max(1, budget / max(rowLength, 1))
+        if inPlace || fit >= rows { return rows }
+        return fit >= 256 ? fit / 256 * 256 : fit >= 64 ? fit / 64 * 64 : fit
     }
 
     /// Calls `body(first, count, rows)` for consecutive blocks covering all rows.
