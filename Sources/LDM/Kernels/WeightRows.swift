@@ -41,18 +41,13 @@ public struct WeightRows {
         return try fetch(first, count)
     }
 
-    /// Rows per block so that a converted block holds at most `budget` floats: all rows when
-    /// the weights are read in place. Blocks are whole multiples of 256 rows where they can be,
-    /// so the GEMM tiles of each (64 rows, or 256 columns or more) share out evenly over threads.
-    func blockRows(budget: Int = blockBudget) -> Int {
-        let fit = max(1, budget / max(rowLength, 1))
-        if inPlace || fit >= rows { return rows }
-        return fit >= 256 ? fit / 256 * 256 : fit >= 64 ? fit / 64 * 64 : fit
-    }
-
-    /// Calls `body(first, count, rows)` for consecutive blocks covering all rows.
-    func forEachBlock(budget: Int = blockBudget, _ body: (Int, Int, UnsafePointer<Float>) throws -> Void) throws {
-        let step = blockRows(budget: budget)
+    /// Calls `body(first, count, rows)` for consecutive blocks covering all rows: one block
+    /// when the weights are read in place, else blocks of at most `blockBudget` floats, whole
+    /// multiples of 256 rows where they can be, so the GEMM tiles of each (64 rows, or 256
+    /// columns or more) share out evenly over threads.
+    func forEachBlock(_ body: (Int, Int, UnsafePointer<Float>) throws -> Void) throws {
+        let fit = max(1, Self.blockBudget / max(rowLength, 1))
+        let step = inPlace || fit >= rows ? rows : fit >= 256 ? fit / 256 * 256 : fit >= 64 ? fit / 64 * 64 : fit
         var first = 0
         while first < rows {
             let count = min(step, rows - first)
