@@ -61,9 +61,10 @@ public func conv2d(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels 
     let y = try into.map { try $0.expect([n, cout, ho, wo]) } ?? Tensor([n, cout, ho, wo])
     let beta: Float = into == nil ? 0 : 1
     let pixels = ho * wo
-    // Where every item's columns fit the budget they are built once, side by side, for all
-    // blocks of weight rows (deep levels: few pixels, big converted weights); otherwise bands
-    // of one item's pixels are built for each block.
+    // Where every item's columns fit the budget (deep levels: few pixels, big weights) they are
+    // built once, side by side, and each block of weight rows meets all of them in one product,
+    // so the weights are streamed through once, not once per item; otherwise bands of one
+    // item's pixels are built for each block.
     let together = kk * n * pixels <= columnBudget
     let band = together ? pixels : max(1, min(pixels, columnBudget / kk))
     let cols = g.isPointwise ? nil : try ws.scratch.floats(.columns, kk * (together ? n * pixels : band))
@@ -74,15 +75,21 @@ public func conv2d(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels 
         }
     }
     try weight.forEachBlock { k0, nk, wk in
+        if let cols, together {
+            let stage = try ws.scratch.floats(.work, nk * n * pixels)
+            BLAS.gemm(m: nk, n: n * pixels, k: kk, a: wk, lda: kk, b: cols, ldb: n * pixels, c: stage, ldc: n * pixels, threads: ws.threads)
+            parallelRanges(n * nk, threads: ws.threads) { rows in
+                for r in rows {
+                    let b = r / nk, src = stage + (r % nk) * n * pixels + b * pixels, dst = y.item(b) + (k0 + r % nk) * pixels
+                    if beta == 0 { dst.update(from: src, count: pixels) } else { for i in 0..<pixels { dst[i] += src[i] } }
+                }
+            }
+            return
+        }
         for b in 0..<n {
             let out = y.item(b) + k0 * pixels
             guard let cols else {
                 BLAS.gemm(m: nk, n: pixels, k: cin, a: wk, lda: cin, b: mapped.item(b), ldb: pixels, beta: beta, c: out, ldc: pixels, threads: ws.threads)
-                continue
-            }
-            if together {
-                BLAS.gemm(m: nk, n: pixels, k: kk, a: wk, lda: kk, b: cols + b * pixels, ldb: n * pixels, beta: beta, c: out, ldc: pixels,
-                          threads: ws.threads)
                 continue
             }
             var p0 = 0
