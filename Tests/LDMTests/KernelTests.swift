@@ -184,10 +184,12 @@ final class KernelTests: XCTestCase {
 
     /// A convolution reading through a map (upsampling, per-channel affine, SiLU) and adding
     /// into an existing output equals the naive convolution of the mapped input plus that
-    /// output: Winograd F2 and F4, im2col (too few channels for Winograd) and pointwise.
+    /// output: Winograd F2 and F4, im2col (too few channels for Winograd; one item and two) and
+    /// pointwise.
     func testConvolutionReadsThroughMap() throws {
         let ws = Workspace(threads: 2)
-        for (shape, kernel, upsample) in [([2, 16, 10, 14], 3, false), ([1, 16, 40, 34], 3, true), ([2, 8, 6, 5], 3, true), ([2, 8, 6, 5], 1, false)] {
+        for (shape, kernel, upsample) in [([2, 16, 10, 14], 3, false), ([1, 16, 40, 34], 3, true), ([2, 8, 6, 5], 3, true), ([1, 8, 7, 5], 3, false),
+                                           ([2, 8, 6, 5], 1, false)] {
             let x = try random(shape)
             let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
             let scale = (0..<n * c).map { 0.5 + Float($0 % 7) * 0.1 }, shift = (0..<n * c).map { Float($0 % 5) * 0.2 - 0.4 }

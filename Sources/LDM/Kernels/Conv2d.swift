@@ -76,8 +76,11 @@ public func conv2d(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels 
     }
     try weight.forEachBlock { k0, nk, wk in
         if let cols, together {
-            let stage = try ws.scratch.floats(.work, nk * n * pixels)
-            BLAS.gemm(m: nk, n: n * pixels, k: kk, a: wk, lda: kk, b: cols, ldb: n * pixels, c: stage, ldc: n * pixels, threads: ws.threads)
+            // One item's product lands in place; several go through a staging block.
+            let stage = n == 1 ? y.data + k0 * pixels : try ws.scratch.floats(.work, nk * n * pixels)
+            BLAS.gemm(m: nk, n: n * pixels, k: kk, a: wk, lda: kk, b: cols, ldb: n * pixels, beta: n == 1 ? beta : 0, c: stage,
+                      ldc: n * pixels, threads: ws.threads)
+            guard n > 1 else { return }
             parallelRanges(n * nk, threads: ws.threads) { rows in
                 for r in rows {
                     let b = r / nk, src = stage + (r % nk) * n * pixels + b * pixels, dst = y.item(b) + (k0 + r % nk) * pixels
