@@ -1,6 +1,6 @@
 """One-command training recipe for the libldm toy text-to-image LDM (CPU).
 
-    nice -n 19 python3 tools/train/train.py --out /work/runs/vpred
+    nice -n 19 python3 tools/train/train.py --out /work/runs/shapes
 
 Stages (each skipped when its DONE marker exists; each resumes from its checkpoint; a finished
 ldm stage is extended when --steps exceeds the steps it ran, its cosine learning rate then
@@ -456,7 +456,7 @@ def main():
     ap.add_argument("--ae-kl", type=float, default=1e-6)
     ap.add_argument("--pool", type=int, default=100_000, help="training renders encoded for stage 2")
     # stage 2
-    ap.add_argument("--steps", type=int, default=15_000)
+    ap.add_argument("--steps", type=int, default=8_500)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--warmup", type=int, default=500)
@@ -464,7 +464,7 @@ def main():
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--min-snr", type=float, default=5.0, help="min-SNR-gamma cap of the v loss weight (0: plain MSE)")
-    ap.add_argument("--order-loss", type=float, default=0.0,
+    ap.add_argument("--order-loss", type=float, default=1.0,
                     help="weight of the auxiliary loss asking LDM-BERT where each object lies (0: off)")
     ap.add_argument("--uncond-p", type=float, default=0.1)
     ap.add_argument("--eval-every", type=int, default=2500)
