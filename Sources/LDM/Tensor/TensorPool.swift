@@ -22,15 +22,15 @@ public enum TensorPool {
     static func take(_ bytes: Int) -> (UnsafeMutableRawPointer, Int)? {
         guard let t = tier(bytes) else { return nil }
         var tooSmall = [Held]()
-        let hit = held.withLock { tiers -> (UnsafeMutableRawPointer, Int)? in
-            let fits = tiers[t].indices.filter { tiers[t][$0].bytes >= bytes && tiers[t][$0].bytes <= 2 * bytes }
-            guard let best = fits.min(by: { tiers[t][$0].bytes < tiers[t][$1].bytes }) else {
+        let hit = held.withLock { pool -> (UnsafeMutableRawPointer, Int)? in
+            let fits = pool[t].indices.filter { pool[t][$0].bytes >= bytes && pool[t][$0].bytes <= 2 * bytes }
+            guard let best = fits.min(by: { pool[t][$0].bytes < pool[t][$1].bytes }) else {
                 guard t == 0 else { return nil }
-                tooSmall = tiers[t].filter { $0.bytes < bytes }
-                tiers[t].removeAll { $0.bytes < bytes }
+                tooSmall = pool[t].filter { $0.bytes < bytes }
+                pool[t].removeAll { $0.bytes < bytes }
                 return nil
             }
-            let b = tiers[t].remove(at: best)
+            let b = pool[t].remove(at: best)
             return (b.pointer, b.bytes)
         }
         for b in tooSmall { Buffer.free(b.pointer, b.bytes) }
@@ -42,15 +42,15 @@ public enum TensorPool {
     static func give(_ p: UnsafeMutableRawPointer, _ bytes: Int) -> Bool {
         guard let t = tier(bytes) else { return false }
         var evicted: Held?
-        let kept = held.withLock { tiers -> Bool in
-            if tiers[t].count < TensorPool.tiers[t].slots {
-                tiers[t].append((p, bytes))
+        let kept = held.withLock { pool -> Bool in
+            if pool[t].count < tiers[t].slots {
+                pool[t].append((p, bytes))
                 return true
             }
-            guard let smallest = tiers[t].indices.min(by: { tiers[t][$0].bytes < tiers[t][$1].bytes }),
-                  tiers[t][smallest].bytes < bytes else { return false }
-            evicted = tiers[t][smallest]
-            tiers[t][smallest] = (p, bytes)
+            guard let smallest = pool[t].indices.min(by: { pool[t][$0].bytes < pool[t][$1].bytes }),
+                  pool[t][smallest].bytes < bytes else { return false }
+            evicted = pool[t][smallest]
+            pool[t][smallest] = (p, bytes)
             return true
         }
         if let evicted { Buffer.free(evicted.pointer, evicted.bytes) }
@@ -59,9 +59,9 @@ public enum TensorPool {
 
     /// Frees every pooled buffer.
     public static func drain() {
-        let buffers = held.withLock { tiers -> [Held] in
-            defer { for t in tiers.indices { tiers[t].removeAll() } }
-            return tiers.flatMap { $0 }
+        let buffers = held.withLock { pool -> [Held] in
+            defer { for t in pool.indices { pool[t].removeAll() } }
+            return pool.flatMap { $0 }
         }
         for b in buffers { Buffer.free(b.pointer, b.bytes) }
     }
