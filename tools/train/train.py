@@ -8,8 +8,9 @@ restarting from the new total's curve, and export and eval are redone):
   1. ae       KL-f4 AutoencoderKL (64x64x3 -> 16x16x3), L1 reconstruction + 1e-6 KL
   2. latents  encode a pool of training renders once; scaling_factor = 1 / std(latents)
   3. ldm      UNet2DConditionModel + LDMBertModel trained jointly (v prediction, 10% empty
-              captions for classifier-free guidance, EMA of the weights; --order-loss adds a
-              training-only head asking LDM-BERT where each object of the caption lies)
+              captions for classifier-free guidance, EMA of the weights; --order-loss, 1 by
+              default, weighs a training-only head asking LDM-BERT where each object of the
+              caption lies)
   4. export   <out>/pipeline in LDMTextToImagePipeline.save_pretrained layout
   5. eval     held-out prompts, DDIM 20 steps, guidance 5 -> <out>/eval/report.json
 Logs: <out>/train.log; timings and metrics: <out>/summary.json.
