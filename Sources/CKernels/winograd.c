@@ -63,16 +63,24 @@ void ck_wino_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size
     size_t stored = map && map->up ? H * W / 4 : H * W; /* floats per stored plane */
     float *line = buf, *even = buf + W, *odd = even + tx + 1, *rows = odd + tx + 1;
     for (size_t c = c0; c < c0 + nc; c++) {
-        size_t q = q0;
+        /* Tile row t reads input rows 2t-1 .. 2t+2, so the next one's first two rows are this
+         * one's last two: the four row transforms live in a ring whose start moves on by two,
+         * and those two are kept rather than redone. */
+        size_t q = q0, start = 0, done_item = (size_t)-1, done_row = 0; /* none done yet */
         while (q < q0 + nq) {
-            size_t n = q / per, t = q % per, first = t % tx;
+            size_t n = q / per, t = q % per, row = t / tx, first = t % tx;
             size_t count = tx - first < q0 + nq - q ? tx - first : q0 + nq - q; /* tiles of this row in the block */
             const float *img = x + (n * C + c) * stored;
-            long r0 = (long)(t / tx) * 2 - 1;
-            for (int a = 0; a < 4; a++) row_transform(img, H, W, r0 + a, n, C, c, map, tx, line, even, odd, rows + a * 4 * tx);
+            int kept = n == done_item && row == done_row + 1 ? 2 : 0;
+            if (kept) start = (start + 2) % 4;
+            for (int a = kept; a < 4; a++)
+                row_transform(img, H, W, (long)row * 2 - 1 + a, n, C, c, map, tx, line, even, odd, rows + (start + a) % 4 * 4 * tx);
+            done_item = n, done_row = row;
+            const float *d[4];
+            for (int a = 0; a < 4; a++) d[a] = rows + (start + a) % 4 * 4 * tx + first;
             float *v = V + c * nq + (q - q0);
             for (int b = 0; b < 4; b++) { /* B^T (d B): rows (1,0,-1,0), (0,1,1,0), (0,-1,1,0), (0,1,0,-1) */
-                const float *d0 = rows + b * tx + first, *d1 = d0 + 4 * tx, *d2 = d0 + 8 * tx, *d3 = d0 + 12 * tx;
+                const float *d0 = d[0] + b * tx, *d1 = d[1] + b * tx, *d2 = d[2] + b * tx, *d3 = d[3] + b * tx;
                 float *v0 = v + (0 * 4 + b) * plane, *v1 = v + (1 * 4 + b) * plane;
                 float *v2 = v + (2 * 4 + b) * plane, *v3 = v + (3 * 4 + b) * plane;
                 for (size_t j = 0; j < count; j++) {

@@ -78,16 +78,25 @@ void ck_wino4_input(const float *x, size_t C, size_t H, size_t W, size_t c0, siz
     size_t stored = map && map->up ? H * W / 4 : H * W; /* floats per stored plane */
     float *phase = buf, *rows = buf + 8 * (tx + 1);
     for (size_t c = c0; c < c0 + nc; c++) {
-        size_t q = q0;
+        /* Tile rows 4 apart read input rows 4t-1 .. 4t+4: the next tile row's first two input
+         * rows are this one's last two. The six row transforms live in a ring of six slots
+         * whose start moves on by four, so those two are kept rather than redone. */
+        size_t q = q0, start = 0, done_item = (size_t)-1, done_row = 0; /* none done yet */
         while (q < q0 + nq) {
             size_t n = q / per, t = q % per, row = t / tx, first = t % tx;
             size_t count = tx - first < q0 + nq - q ? tx - first : q0 + nq - q;
             const float *img = x + (n * C + c) * stored;
-            for (int a = 0; a < 6; a++) row_transform(img, H, W, (long)row * 4 - 1 + a, n, C, c, map, tx, phase, rows + a * 6 * tx);
+            int kept = n == done_item && row == done_row + 1 ? 2 : 0;
+            if (kept) start = (start + 4) % 6;
+            for (int a = kept; a < 6; a++)
+                row_transform(img, H, W, (long)row * 4 - 1 + a, n, C, c, map, tx, phase, rows + (start + a) % 6 * 6 * tx);
+            done_item = n, done_row = row;
+            const float *d[6];
+            for (int a = 0; a < 6; a++) d[a] = rows + (start + a) % 6 * 6 * tx + first;
             float *v = V + c * nq + (q - q0);
             for (int b = 0; b < 6; b++) { /* B^T (d B), along the six rows */
-                const float *d = rows + b * tx + first;
-                b6(d, d + 6 * tx, d + 12 * tx, d + 18 * tx, d + 24 * tx, d + 30 * tx,
+                size_t o = b * tx;
+                b6(d[0] + o, d[1] + o, d[2] + o, d[3] + o, d[4] + o, d[5] + o,
                    v + (0 * 6 + b) * plane, v + (1 * 6 + b) * plane, v + (2 * 6 + b) * plane,
                    v + (3 * 6 + b) * plane, v + (4 * 6 + b) * plane, v + (5 * 6 + b) * plane, count);
             }
