@@ -174,6 +174,28 @@ void ck_geglu(const float *a, const float *gate, float *out, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = a[i] * 0.5f * gate[i] * (1.0f + erff(gate[i] * 0.70710678118654752f));
 }
 
+/* Eight running sums rather than one: a single double accumulator waits on each add's latency,
+ * eight are vectorised and keep up with memory. Plain C, so every CPU sums in the same order. */
+#define LANES 8
+
+void ck_moments(const float *x, size_t n, double *mean, double *var) {
+    double acc[LANES] = {0}, total = 0.0;
+    size_t body = n - n % LANES;
+    for (size_t i = 0; i < body; i += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] += x[i + j];
+    for (size_t i = body; i < n; i++) total += x[i];
+    for (int j = 0; j < LANES; j++) total += acc[j];
+    double m = total / (double)n;
+    for (int j = 0; j < LANES; j++) acc[j] = 0.0;
+    total = 0.0;
+    for (size_t i = 0; i < body; i += LANES)
+        for (int j = 0; j < LANES; j++) { double d = x[i + j] - m; acc[j] += d * d; }
+    for (size_t i = body; i < n; i++) { double d = x[i] - m; total += d * d; }
+    for (int j = 0; j < LANES; j++) total += acc[j];
+    *mean = m;
+    *var = total / (double)n;
+}
+
 /* ---- mapped input rows (for Winograd transforms) ----------------------------------------- */
 
 void ck_map_row(const float *img, size_t H, size_t W, size_t r, size_t n, size_t C, size_t c,

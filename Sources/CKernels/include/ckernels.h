@@ -22,6 +22,9 @@ void ck_silu(float *x, size_t n);
 /* out[i] = a[i] * gelu(gate[i]), exact-erf GELU. */
 void ck_geglu(const float *a, const float *gate, float *out, size_t n);
 
+/* Mean and (biased) variance of n floats, summed in double: two passes, for normalisation. */
+void ck_moments(const float *x, size_t n, double *mean, double *var);
+
 /* n fp16 values (little-endian, any alignment) -> fp32, exactly. */
 void ck_f16_to_f32(const void *src, size_t n, float *dst);
 

@@ -17,12 +17,9 @@ public func groupNormAffine(_ x: Tensor, groups: Int, gamma: [Float], beta: [Flo
                     let b = job / groups, g = job % groups
                     let src = x.data + b * x.itemCount + g * perGroup * spatial
                     let count = perGroup * spatial
-                    var sum = 0.0
-                    for i in 0..<count { sum += Double(src[i]) }
-                    let mean = sum / Double(count)
-                    var sq = 0.0
-                    for i in 0..<count { let d = Double(src[i]) - mean; sq += d * d }
-                    let rstd = 1 / (sq / Double(count) + Double(eps)).squareRoot()
+                    var mean = 0.0, variance = 0.0
+                    ck_moments(src, count, &mean, &variance)
+                    let rstd = 1 / (variance + Double(eps)).squareRoot()
                     for ch in 0..<perGroup {
                         let cc = g * perGroup + ch
                         let s = Float(rstd) * gamma[cc]

@@ -1,3 +1,5 @@
+import CKernels
+
 /// LayerNorm over the last dimension of x [rows, n] (token-major), sums in Double.
 public func layerNorm(_ x: UnsafePointer<Float>, rows: Int, n: Int, gamma: [Float], beta: [Float], eps: Float,
                       into y: UnsafeMutablePointer<Float>, threads: Int) {
@@ -6,12 +8,9 @@ public func layerNorm(_ x: UnsafePointer<Float>, rows: Int, n: Int, gamma: [Floa
             parallelRanges(rows, threads: threads) { rs in
                 for r in rs {
                     let src = x + r * n, dst = y + r * n
-                    var sum = 0.0
-                    for i in 0..<n { sum += Double(src[i]) }
-                    let mean = sum / Double(n)
-                    var sq = 0.0
-                    for i in 0..<n { let d = Double(src[i]) - mean; sq += d * d }
-                    let rstd = Float(1 / (sq / Double(n) + Double(eps)).squareRoot()), m = Float(mean)
+                    var mean = 0.0, variance = 0.0
+                    ck_moments(src, n, &mean, &variance)
+                    let rstd = Float(1 / (variance + Double(eps)).squareRoot()), m = Float(mean)
                     for i in 0..<n { dst[i] = (src[i] - m) * rstd * g[i] + b[i] }
                 }
             }
