@@ -457,8 +457,8 @@ def main():
     ap.add_argument("--ae-kl", type=float, default=1e-6)
     ap.add_argument("--pool", type=int, default=100_000, help="training renders encoded for stage 2")
     # stage 2
-    ap.add_argument("--steps", type=int, default=8_500)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=17_000)
+    ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--warmup", type=int, default=500)
     ap.add_argument("--wd", type=float, default=0.01)

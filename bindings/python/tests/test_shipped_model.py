@@ -47,21 +47,18 @@ def test_the_model_is_small_and_complete():
 
 
 def test_binding_pictures_show_the_prompts(pictures):
-    """What the model does (models/README.md, 256 held-out prompts at 20 steps): the background
-    and the objects' colours right on every prompt (100%), sizes on 99.6%, relations on 99.6% of
-    two-object prompts, shapes on 87%, one-object prompts wholly right 29 of 32 and all-correct
-    on 84% overall. At 10 steps these cases get every relation right and five of the eight
-    prompts wholly right (the misses: two shapes, and the count of a prompt whose two objects are
-    both blue); a model that ignored word order would get all four relations right one time in
-    sixteen."""
+    """What the model does (models/README.md, 256 held-out prompts at 20 steps): backgrounds,
+    colours and sizes right on every prompt, relations on 99.1% of two-object prompts, shapes on
+    93.8%, counts on 95.7%; one-object prompts wholly right 30 of 32 and all-correct on 89.8%
+    overall. At 10 steps these eight cases are all wholly right; the test allows one miss (a
+    CPU without AVX2 rounds some sums differently). A model that ignored word order would get
+    all four relations right one time in sixteen."""
     verdicts = [evaluate(im, p) for im, (p, _) in zip(pictures, CASES)]
     for v, (p, _) in zip(verdicts, CASES):
         assert v["background"] and v["colour"] and v["size"], (p, v)
-    one = verdicts[:len(ONE_OBJECT)]
-    assert sum(v["all"] for v in one) >= len(one) - 1, one
     two = verdicts[len(ONE_OBJECT):]
     assert all(v["relation"] for v in two), two
-    assert sum(v["all"] for v in verdicts) >= len(verdicts) - 3, verdicts
+    assert sum(v["all"] for v in verdicts) >= len(verdicts) - 1, verdicts
 
 
 def test_cli_draws_what_the_binding_draws(cli, pictures, tmp_path):
