@@ -29,6 +29,40 @@ final class KernelTests: XCTestCase {
         return y
     }
 
+    /// Every transpose combination, sizes around the micro-tile (14 x 32) and block (224 rows,
+    /// 512 columns, k 256) edges, padded leading dimensions, beta 0 over NaN (never read) and
+    /// beta 0.5; one and two threads agree bitwise.
+    func testGemm() throws {
+        let sizes = [(1, 1, 1), (13, 17, 15), (15, 33, 17), (29, 31, 257), (230, 40, 33), (20, 530, 9), (3, 5, 0)]
+        for (m, n, k) in sizes { for transA in [false, true] { for transB in [false, true] { for beta: Float in [0, 0.5] {
+            let (ra, ca) = transA ? (k, m) : (m, k), (rb, cb) = transB ? (n, k) : (k, n)
+            let (lda, ldb, ldc) = (ca + 3, cb + 1, n + 2)
+            let a = try random([max(ra, 1), lda]), b = try random([max(rb, 1), ldb]), c0 = try random([m, ldc])
+            if beta == 0 { for i in 0..<c0.count { c0.data[i] = .nan } }
+            var outs: [[Float]] = []
+            for threads in [1, 2] {
+                let c = try Tensor([m, ldc])
+                c.data.update(from: c0.data, count: c0.count)
+                BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a.data, lda: lda, b: b.data, ldb: ldb,
+                          beta: beta, c: c.data, ldc: ldc, alpha: 0.75, threads: threads)
+                outs.append(Array(UnsafeBufferPointer(start: c.data, count: c.count)))
+            }
+            let what = "gemm \(m)x\(n)x\(k) transA \(transA) transB \(transB) beta \(beta)"
+            XCTAssertEqual(outs[0].map(\.bitPattern), outs[1].map(\.bitPattern), what)
+            for i in 0..<m { for j in 0..<n {
+                var s = 0.0
+                for p in 0..<k {
+                    s += Double(transA ? a.data[p * lda + i] : a.data[i * lda + p]) * Double(transB ? b.data[j * ldb + p] : b.data[p * ldb + j])
+                }
+                let want = 0.75 * s + (beta == 0 ? 0 : Double(beta) * Double(c0.data[i * ldc + j]))
+                XCTAssertEqual(Double(outs[0][i * ldc + j]), want, accuracy: 1e-5 * (1 + abs(want)) * Double(max(k, 1)).squareRoot(), what)
+            } }
+            for i in 0..<m { for j in n..<ldc where outs[0][i * ldc + j].bitPattern != c0.data[i * ldc + j].bitPattern {
+                XCTFail("\(what): padding column \(j) of row \(i) written")
+            } }
+        } } } }
+    }
+
     func testConv2d() throws {
         let ws = Workspace(threads: 2)
         let cases: [([Int], Int, ConvGeometry)] = [

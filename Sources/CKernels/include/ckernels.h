@@ -10,6 +10,15 @@
 /* 1 when the AVX2+FMA paths run on this CPU. */
 int ck_has_avx2(void);
 
+/* 1 when ck_sgemm's AVX-512 path runs on this CPU. */
+int ck_has_avx512(void);
+
+/* Row-major C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C, op = transpose when
+ * trans_*, single-threaded; only where ck_has_avx512(). Each element's value is independent
+ * of m and n, so products may be cut anywhere. Returns -1 (C untouched) when out of memory. */
+int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+             const float *b, size_t ldb, float beta, float *c, size_t ldc);
+
 /* Softmax of each of `rows` rows of `cols` floats, `ld` apart, in place (max subtracted). */
 void ck_softmax_rows(float *s, size_t rows, size_t cols, size_t ld);
 

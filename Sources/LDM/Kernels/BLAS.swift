@@ -1,6 +1,10 @@
 import CBLAS
+import CKernels
 
-/// The one door to OpenBLAS. Matrices are row-major.
+/// The one door to matrix products. Matrices are row-major.
+///
+/// On CPUs with AVX-512 our own kernel (ck_sgemm) runs: Debian's OpenBLAS 0.3.21 uses only its
+/// 256-bit kernels there. Elsewhere OpenBLAS does.
 ///
 /// OpenBLAS's own threading changes results with the thread count (its partitions move), so
 /// it always runs single-threaded here: a product is cut into tiles whose layout depends only
@@ -25,6 +29,11 @@ public enum BLAS {
     public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, threads: Int) {
+        if avx512 {
+            ownGemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                    beta: beta, c: c, ldc: ldc, alpha: alpha, threads: threads)
+            return
+        }
         _ = ready
         func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
             cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
@@ -49,6 +58,33 @@ public enum BLAS {
             }
         } else {
             call(m, n, a, b, c)
+        }
+    }
+
+    static let avx512 = ck_has_avx512() != 0
+
+    /// ck_sgemm gives each element the same value wherever the product is cut, so it is cut in
+    /// `threads` parts along its longer side, in whole micro-tiles (14 rows, 32 columns).
+    static func ownGemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                        b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                        alpha: Float, threads: Int) {
+        func call(_ i: Range<Int>, _ j: Range<Int>) {
+            let ai = transA ? a + i.lowerBound : a + i.lowerBound * lda
+            let bj = transB ? b + j.lowerBound * ldb : b + j.lowerBound
+            let cij = c + i.lowerBound * ldc + j.lowerBound
+            if ck_sgemm(transA ? 1 : 0, transB ? 1 : 0, i.count, j.count, k, alpha, ai, lda, bj, ldb, beta, cij, ldc) != 0 {
+                _ = ready  // out of memory for the packing buffers: OpenBLAS needs none
+                cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                            blasint(i.count), blasint(j.count), blasint(k), alpha, ai, blasint(lda), bj, blasint(ldb),
+                            beta, cij, blasint(ldc))
+            }
+        }
+        let alongM = m >= n
+        let unit = alongM ? 14 : 32
+        let units = ((alongM ? m : n) + unit - 1) / unit
+        parallelRanges(units, threads: threads) { r in
+            let cut = min(r.lowerBound * unit, alongM ? m : n)..<min(r.upperBound * unit, alongM ? m : n)
+            if alongM { call(cut, 0..<n) } else { call(0..<m, cut) }
         }
     }
 }

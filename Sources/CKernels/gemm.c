@@ -1,0 +1,167 @@
+/* Single-precision GEMM with AVX-512 for CPUs that have it (Debian's OpenBLAS 0.3.21 runs its
+ * 256-bit Haswell kernels on Zen 4 and later).
+ *
+ * C is row-major, so a micro-tile is MR rows of NR = 32 columns: two vectors per row, one
+ * broadcast element of A per row and k step. A is packed MR rows at a time, k-major; B is read
+ * in place when it is not transposed (its rows are the vectors) and packed 32 columns at a time
+ * when it is. k runs in blocks of KC; within a block each element of C is one running FMA sum,
+ * so its value does not depend on where m or n are cut. */
+#include "ckernels.h"
+
+#include <cpuid.h>
+#include <stdlib.h>
+#include <string.h>
+#include <immintrin.h>
+
+enum { MR = 14, NR = 32, KC = 256, MB = 16 * MR, NB = 512 };
+
+static int detect_avx512(void) {
+    unsigned a, b, c, d;
+    if (!ck_has_avx2() || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((b >> 16) & 1)) return 0;
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 0xe6) == 0xe6; /* the OS saves the opmask and all 512-bit registers */
+}
+
+int ck_has_avx512(void) {
+    static int cached = -1;
+    if (cached < 0) cached = detect_avx512();
+    return cached;
+}
+
+#define AVX512 __attribute__((target("avx512f")))
+
+/* t[p][r] = src[r * ld + p] for r < rows, p < cols (both <= 16); the rest of t is 0. */
+AVX512 static void transpose16(const float *src, size_t ld, size_t rows, size_t cols, __m512 t[16]) {
+    __mmask16 m = (__mmask16)((1u << cols) - 1);
+    __m512 r[16], u[16];
+    for (size_t i = 0; i < 16; i++) r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + i * ld) : _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) {
+        u[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        u[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4)
+        for (int j = 0; j < 2; j++) {
+            __m512d a = _mm512_castps_pd(u[i + j]), b = _mm512_castps_pd(u[i + j + 2]);
+            r[i + 2 * j] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+            r[i + 2 * j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        }
+    /* r[4q + c] now holds, in each 128-bit lane L, column 4L + c of rows 4q ..< 4q + 4. */
+    for (int q = 0; q < 4; q += 2)
+        for (int c = 0; c < 4; c++) {
+            u[4 * q + c] = _mm512_shuffle_f32x4(r[4 * q + c], r[4 * q + 4 + c], 0x88);
+            u[4 * q + 4 + c] = _mm512_shuffle_f32x4(r[4 * q + c], r[4 * q + 4 + c], 0xdd);
+        }
+    for (int c = 0; c < 4; c++)
+        for (int h = 0; h < 2; h++) {
+            t[c + 4 * h] = _mm512_shuffle_f32x4(u[c + 4 * h], u[8 + c + 4 * h], 0x88);
+            t[c + 8 + 4 * h] = _mm512_shuffle_f32x4(u[c + 4 * h], u[8 + c + 4 * h], 0xdd);
+        }
+}
+
+/* Rows i0 ..< i0 + MR of op(A), k columns p0 ..< p0 + kc, as dst[p * MR + i]; rows past m are 0. */
+AVX512 static void pack_a(const float *a, size_t lda, int trans, size_t m, size_t i0, size_t p0, size_t kc, float *dst) {
+    size_t rows = m - i0 < MR ? m - i0 : MR;
+    __mmask16 keep = (__mmask16)((1u << rows) - 1);
+    if (trans) {
+        for (size_t p = 0; p < kc; p++)
+            _mm512_mask_storeu_ps(dst + p * MR, 0x3fff, _mm512_maskz_loadu_ps(keep, a + (p0 + p) * lda + i0));
+        return;
+    }
+    __m512 t[16];
+    for (size_t p = 0; p < kc; p += 16) {
+        size_t cols = kc - p < 16 ? kc - p : 16;
+        transpose16(a + i0 * lda + p0 + p, lda, rows, cols, t);
+        for (size_t q = 0; q < cols; q++) _mm512_mask_storeu_ps(dst + (p + q) * MR, 0x3fff, t[q]);
+    }
+}
+
+/* Columns j0 ..< j0 + NR of op(B) = B^T (B is n x k), k rows p0 ..< p0 + kc, as dst[p * NR + j]. */
+AVX512 static void pack_bt(const float *b, size_t ldb, size_t n, size_t j0, size_t p0, size_t kc, float *dst) {
+    size_t cols = n - j0 < NR ? n - j0 : NR;
+    __m512 t[16];
+    for (size_t h = 0; h < 2; h++) {
+        size_t rows = cols > 16 * h ? cols - 16 * h : 0;
+        rows = rows < 16 ? rows : 16;
+        for (size_t p = 0; p < kc; p += 16) {
+            size_t n16 = kc - p < 16 ? kc - p : 16;
+            transpose16(b + (j0 + 16 * h) * ldb + p0 + p, ldb, rows, n16, t);
+            for (size_t q = 0; q < n16; q++) _mm512_storeu_ps(dst + (p + q) * NR + 16 * h, t[q]);
+        }
+    }
+}
+
+/* The MR x NR tile: acc = sum_p ap[p, :] x b[p, :]; then c = alpha * acc + beta * c for its
+ * first `rows` rows, the columns in (m0, m1). beta == 0 never reads c. */
+AVX512 static void tile(size_t kc, const float *ap, const float *b, size_t ldb, __mmask16 m0, __mmask16 m1,
+                        float *c, size_t ldc, size_t rows, float alpha, float beta) {
+    __m512 acc[MR][2];
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (size_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++) {
+            __m512 x = _mm512_set1_ps(ap[i]);
+            acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
+        }
+        ap += MR;
+        b += ldb;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) {
+        if ((size_t)i >= rows) break;
+        float *ci = c + i * ldc;
+        __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
+        if (beta != 0) {
+            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
+            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+        }
+        _mm512_mask_storeu_ps(ci, m0, r0);
+        _mm512_mask_storeu_ps(ci + 16, m1, r1);
+    }
+}
+
+AVX512 int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                    const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+    float *ap = aligned_alloc(64, sizeof(float) * MB * KC);
+    float *bp = trans_b ? aligned_alloc(64, sizeof(float) * KC * NB) : NULL;
+    if (!ap || (trans_b && !bp)) {
+        free(ap);
+        return -1;
+    }
+    if (k == 0) {
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+    }
+    /* B's block is packed once per k block; A's is repacked only when n > NB. */
+    for (size_t p0 = 0; p0 < k; p0 += KC) {
+        size_t kc = k - p0 < KC ? k - p0 : KC;
+        float bt = p0 == 0 ? beta : 1;
+        for (size_t jb = 0; jb < n; jb += NB) {
+            size_t nb = n - jb < NB ? n - jb : NB;
+            if (trans_b)
+                for (size_t j = 0; j < nb; j += NR) pack_bt(b, ldb, n, jb + j, p0, kc, bp + j * kc);
+            for (size_t ib = 0; ib < m; ib += MB) {
+                size_t mb = m - ib < MB ? m - ib : MB;
+                for (size_t i = 0; i < mb; i += MR) pack_a(a, lda, trans_a, m, ib + i, p0, kc, ap + i * kc);
+                for (size_t i = 0; i < mb; i += MR) {
+                    size_t rows = mb - i < MR ? mb - i : MR;
+                    for (size_t j = 0; j < nb; j += NR) {
+                        size_t cols = nb - j < NR ? nb - j : NR;
+                        __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+                        __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+                        const float *bj = trans_b ? bp + j * kc : b + p0 * ldb + jb + j;
+                        tile(kc, ap + i * kc, bj, trans_b ? NR : ldb, m0, m1, c + (ib + i) * ldc + jb + j, ldc, rows,
+                             alpha, bt);
+                    }
+                }
+            }
+        }
+    }
+    free(ap);
+    free(bp);
+    return 0;
+}
