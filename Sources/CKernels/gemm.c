@@ -2,10 +2,10 @@
  * 256-bit Haswell kernels on Zen 4 and later).
  *
  * C is row-major, so a micro-tile is MR rows of NR = 32 columns: two vectors per row, one
- * broadcast element of A per row and k step. A is packed MR rows at a time, k-major; B is read
- * in place when it is not transposed (its rows are the vectors) and packed 32 columns at a time
- * when it is. k runs in blocks of KC; within a block each element of C is one running FMA sum,
- * so its value does not depend on where m or n are cut. */
+ * broadcast element of A per row and k step. A is packed MR rows at a time and B NR columns at
+ * a time, both k-major, transposing in registers where the layout asks. k runs in blocks of KC;
+ * within a block each element of C is one running FMA sum, so its value does not depend on
+ * where m or n are cut. */
 #include "ckernels.h"
 
 #include <cpuid.h>
@@ -76,9 +76,21 @@ AVX512 static void pack_a(const float *a, size_t lda, int trans, size_t m, size_
     }
 }
 
-/* Columns j0 ..< j0 + NR of op(B) = B^T (B is n x k), k rows p0 ..< p0 + kc, as dst[p * NR + j]. */
-AVX512 static void pack_bt(const float *b, size_t ldb, size_t n, size_t j0, size_t p0, size_t kc, float *dst) {
+/* Columns j0 ..< j0 + NR of op(B), k rows p0 ..< p0 + kc, as dst[p * NR + j]; columns past n
+ * are 0. Packing even an untransposed B pays: rows of a panel read in place sit a power of
+ * two apart and crowd a few cache sets. */
+AVX512 static void pack_b(const float *b, size_t ldb, int trans, size_t n, size_t j0, size_t p0, size_t kc, float *dst) {
     size_t cols = n - j0 < NR ? n - j0 : NR;
+    if (!trans) {
+        __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+        __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+        for (size_t p = 0; p < kc; p++) {
+            const float *src = b + (p0 + p) * ldb + j0;
+            _mm512_store_ps(dst + p * NR, _mm512_maskz_loadu_ps(m0, src));
+            _mm512_store_ps(dst + p * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+        }
+        return;
+    }
     __m512 t[16];
     for (size_t h = 0; h < 2; h++) {
         size_t rows = cols > 16 * h ? cols - 16 * h : 0;
@@ -86,20 +98,20 @@ AVX512 static void pack_bt(const float *b, size_t ldb, size_t n, size_t j0, size
         for (size_t p = 0; p < kc; p += 16) {
             size_t n16 = kc - p < 16 ? kc - p : 16;
             transpose16(b + (j0 + 16 * h) * ldb + p0 + p, ldb, rows, n16, t);
-            for (size_t q = 0; q < n16; q++) _mm512_storeu_ps(dst + (p + q) * NR + 16 * h, t[q]);
+            for (size_t q = 0; q < n16; q++) _mm512_store_ps(dst + (p + q) * NR + 16 * h, t[q]);
         }
     }
 }
 
-/* The MR x NR tile: acc = sum_p ap[p, :] x b[p, :]; then c = alpha * acc + beta * c for its
+/* The MR x NR tile: acc = sum_p ap[p, :] x bp[p, :]; then c = alpha * acc + beta * c for its
  * first `rows` rows, the columns in (m0, m1). beta == 0 never reads c. */
-AVX512 static void tile(size_t kc, const float *ap, const float *b, size_t ldb, __mmask16 m0, __mmask16 m1,
-                        float *c, size_t ldc, size_t rows, float alpha, float beta) {
+AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m0, __mmask16 m1, float *c, size_t ldc,
+                        size_t rows, float alpha, float beta) {
     __m512 acc[MR][2];
 #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (size_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+        __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
 #pragma GCC unroll 14
         for (int i = 0; i < MR; i++) {
             __m512 x = _mm512_set1_ps(ap[i]);
@@ -107,7 +119,7 @@ AVX512 static void tile(size_t kc, const float *ap, const float *b, size_t ldb, 
             acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
         }
         ap += MR;
-        b += ldb;
+        bp += NR;
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 14
@@ -127,23 +139,23 @@ AVX512 static void tile(size_t kc, const float *ap, const float *b, size_t ldb, 
 AVX512 int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                     const float *b, size_t ldb, float beta, float *c, size_t ldc) {
     float *ap = aligned_alloc(64, sizeof(float) * MB * KC);
-    float *bp = trans_b ? aligned_alloc(64, sizeof(float) * KC * NB) : NULL;
-    if (!ap || (trans_b && !bp)) {
+    float *bp = aligned_alloc(64, sizeof(float) * KC * NB);
+    if (!ap || !bp) {
         free(ap);
+        free(bp);
         return -1;
     }
     if (k == 0) {
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
     }
-    /* B's block is packed once per k block; A's is repacked only when n > NB. */
+    /* B's block is packed once per k block, A's once more for each further NB columns. */
     for (size_t p0 = 0; p0 < k; p0 += KC) {
         size_t kc = k - p0 < KC ? k - p0 : KC;
         float bt = p0 == 0 ? beta : 1;
         for (size_t jb = 0; jb < n; jb += NB) {
             size_t nb = n - jb < NB ? n - jb : NB;
-            if (trans_b)
-                for (size_t j = 0; j < nb; j += NR) pack_bt(b, ldb, n, jb + j, p0, kc, bp + j * kc);
+            for (size_t j = 0; j < nb; j += NR) pack_b(b, ldb, trans_b, n, jb + j, p0, kc, bp + j * kc);
             for (size_t ib = 0; ib < m; ib += MB) {
                 size_t mb = m - ib < MB ? m - ib : MB;
                 for (size_t i = 0; i < mb; i += MR) pack_a(a, lda, trans_a, m, ib + i, p0, kc, ap + i * kc);
@@ -153,9 +165,7 @@ AVX512 int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, floa
                         size_t cols = nb - j < NR ? nb - j : NR;
                         __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
                         __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
-                        const float *bj = trans_b ? bp + j * kc : b + p0 * ldb + jb + j;
-                        tile(kc, ap + i * kc, bj, trans_b ? NR : ldb, m0, m1, c + (ib + i) * ldc + jb + j, ldc, rows,
-                             alpha, bt);
+                        tile(kc, ap + i * kc, bp + j * kc, m0, m1, c + (ib + i) * ldc + jb + j, ldc, rows, alpha, bt);
                     }
                 }
             }
