@@ -136,6 +136,30 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
     }
 }
 
+/* A block of floats in memory, `rows` runs of `cols`, `ld` apart, prefetched into L2 a few cache
+ * lines at a time while the block before it computes: packing then finds it there instead of
+ * waiting on memory (weights are streamed once per call). */
+typedef struct {
+    const float *base;
+    size_t ld, rows, lines, r, l;
+} ahead;
+
+static ahead ahead_of(const float *x, size_t ld, int trans, size_t i0, size_t rows, size_t p0, size_t cols) {
+    ahead h = {trans ? x + p0 * ld + i0 : x + i0 * ld + p0, ld, trans ? cols : rows, 0, 0, 0};
+    h.lines = ((trans ? rows : cols) + 15) / 16 + 1; /* the run may straddle one more line */
+    return h;
+}
+
+static void ahead_step(ahead *h, size_t lines) {
+    for (; lines > 0 && h->r < h->rows; lines--) {
+        _mm_prefetch((const char *)(h->base + h->r * h->ld + h->l * 16), _MM_HINT_T1);
+        if (++h->l == h->lines) {
+            h->l = 0;
+            h->r++;
+        }
+    }
+}
+
 AVX512 int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                     const float *b, size_t ldb, float beta, float *c, size_t ldc) {
     float *ap = aligned_alloc(64, sizeof(float) * MB * KC);
@@ -149,16 +173,25 @@ AVX512 int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, floa
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
     }
-    /* B's block is packed once per k block, A's once more for each further NB columns. */
+    /* B's block is packed once per k block, A's once more for each further NB columns. The
+     * blocks go p0 -> jb -> ib; the next of each is fetched ahead. */
+    const ahead none = {0};
+    size_t tiles_m = (m + MR - 1) / MR;
     for (size_t p0 = 0; p0 < k; p0 += KC) {
         size_t kc = k - p0 < KC ? k - p0 : KC;
         float bt = p0 == 0 ? beta : 1;
         for (size_t jb = 0; jb < n; jb += NB) {
-            size_t nb = n - jb < NB ? n - jb : NB;
+            size_t nb = n - jb < NB ? n - jb : NB, tiles_n = (nb + NR - 1) / NR;
             for (size_t j = 0; j < nb; j += NR) pack_b(b, ldb, trans_b, n, jb + j, p0, kc, bp + j * kc);
+            size_t jn = jb + NB < n ? jb + NB : 0, pn = jn ? p0 : p0 + KC, kn = k - pn < KC ? k - pn : KC;
+            ahead next_b = pn < k ? ahead_of(b, ldb, !trans_b, pn, kn, jn, n - jn < NB ? n - jn : NB) : none;
+            size_t b_lines = (next_b.rows * next_b.lines + tiles_m * tiles_n - 1) / (tiles_m * tiles_n);
             for (size_t ib = 0; ib < m; ib += MB) {
                 size_t mb = m - ib < MB ? m - ib : MB;
                 for (size_t i = 0; i < mb; i += MR) pack_a(a, lda, trans_a, m, ib + i, p0, kc, ap + i * kc);
+                size_t in = ib + MB < m ? ib + MB : 0, pa = in || jn ? p0 : p0 + KC, ka = k - pa < KC ? k - pa : KC;
+                ahead next_a = pa < k ? ahead_of(a, lda, trans_a, in, m - in < MB ? m - in : MB, pa, ka) : none;
+                size_t tiles = (mb + MR - 1) / MR * tiles_n, a_lines = (next_a.rows * next_a.lines + tiles - 1) / tiles;
                 for (size_t i = 0; i < mb; i += MR) {
                     size_t rows = mb - i < MR ? mb - i : MR;
                     for (size_t j = 0; j < nb; j += NR) {
@@ -166,6 +199,8 @@ AVX512 int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, floa
                         __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
                         __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
                         tile(kc, ap + i * kc, bp + j * kc, m0, m1, c + (ib + i) * ldc + jb + j, ldc, rows, alpha, bt);
+                        ahead_step(&next_a, a_lines);
+                        ahead_step(&next_b, b_lines);
                     }
                 }
             }
