@@ -104,9 +104,10 @@ AVX512 static void pack_b(const float *b, size_t ldb, int trans, size_t n, size_
 }
 
 /* The MR x NR tile: acc = sum_p ap[p, :] x bp[p, :]; then c = alpha * acc + beta * c for its
- * first `rows` rows, the columns in (m0, m1). beta == 0 never reads c. */
+ * first `rows` rows, the columns in (m0, m1), or with `swap` the same into c^T (tile row i is
+ * column i of c). beta == 0 never reads c. */
 AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m0, __mmask16 m1, float *c, size_t ldc,
-                        size_t rows, float alpha, float beta) {
+                        size_t rows, float alpha, float beta, int swap) {
     __m512 acc[MR][2];
 #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -122,6 +123,28 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
         bp += NR;
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (swap) {
+        float scaled[MR * NR] __attribute__((aligned(64)));
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++) {
+            _mm512_store_ps(scaled + i * NR, _mm512_mul_ps(va, acc[i][0]));
+            _mm512_store_ps(scaled + i * NR + 16, _mm512_mul_ps(va, acc[i][1]));
+        }
+        size_t cols = (size_t)__builtin_popcount(m0) + (size_t)__builtin_popcount(m1);
+        __mmask16 keep = (__mmask16)((1u << rows) - 1);
+        __m512 t[16];
+        for (size_t h = 0; h < 2 && cols > 16 * h; h++) {
+            size_t n16 = cols - 16 * h < 16 ? cols - 16 * h : 16;
+            transpose16(scaled + 16 * h, NR, MR, n16, t);
+            for (size_t q = 0; q < n16; q++) {
+                float *cq = c + (16 * h + q) * ldc;
+                __m512 r = t[q];
+                if (beta != 0) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(keep, cq), r);
+                _mm512_mask_storeu_ps(cq, keep, r);
+            }
+        }
+        return;
+    }
 #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) {
         if ((size_t)i >= rows) break;
@@ -136,42 +159,34 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
     }
 }
 
-/* A block of floats in memory, `rows` runs of `cols`, `ld` apart, prefetched into L2 a few cache
- * lines at a time while the block before it computes: packing then finds it there instead of
+/* A block of floats in memory, `rows` runs of `cols`, `ld` apart, prefetched into L2 a few runs
+ * at a time while the block before it computes: packing then finds it there instead of
  * waiting on memory (weights are streamed once per call). */
 typedef struct {
     const float *base;
-    size_t ld, rows, lines, r, l;
+    size_t ld, rows, lines, r;
 } ahead;
 
 static ahead ahead_of(const float *x, size_t ld, int trans, size_t i0, size_t rows, size_t p0, size_t cols) {
-    ahead h = {trans ? x + p0 * ld + i0 : x + i0 * ld + p0, ld, trans ? cols : rows, 0, 0, 0};
+    ahead h = {trans ? x + p0 * ld + i0 : x + i0 * ld + p0, ld, trans ? cols : rows, 0, 0};
     h.lines = ((trans ? rows : cols) + 15) / 16 + 1; /* the run may straddle one more line */
     return h;
 }
 
-static void ahead_step(ahead *h, size_t lines) {
-    for (; lines > 0 && h->r < h->rows; lines--) {
-        _mm_prefetch((const char *)(h->base + h->r * h->ld + h->l * 16), _MM_HINT_T1);
-        if (++h->l == h->lines) {
-            h->l = 0;
-            h->r++;
-        }
-    }
+static inline void ahead_step(ahead *h, size_t runs) {
+    for (size_t end = h->r + runs < h->rows ? h->r + runs : h->rows; h->r < end; h->r++)
+        for (size_t l = 0; l < h->lines; l++) _mm_prefetch((const char *)(h->base + h->r * h->ld + l * 16), _MM_HINT_T1);
 }
 
-AVX512 int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
-                    const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+/* C = alpha op(A) op(B) + beta C, or with `swap` C^T = ... (c is then n x m). */
+AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                       const float *b, size_t ldb, float beta, float *c, size_t ldc, int swap) {
     float *ap = aligned_alloc(64, sizeof(float) * MB * KC);
     float *bp = aligned_alloc(64, sizeof(float) * KC * NB);
     if (!ap || !bp) {
         free(ap);
         free(bp);
         return -1;
-    }
-    if (k == 0) {
-        for (size_t i = 0; i < m; i++)
-            for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
     }
     /* B's block is packed once per k block, A's once more for each further NB columns. The
      * blocks go p0 -> jb -> ib; the next of each is fetched ahead. */
@@ -185,22 +200,23 @@ AVX512 int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, floa
             for (size_t j = 0; j < nb; j += NR) pack_b(b, ldb, trans_b, n, jb + j, p0, kc, bp + j * kc);
             size_t jn = jb + NB < n ? jb + NB : 0, pn = jn ? p0 : p0 + KC, kn = k - pn < KC ? k - pn : KC;
             ahead next_b = pn < k ? ahead_of(b, ldb, !trans_b, pn, kn, jn, n - jn < NB ? n - jn : NB) : none;
-            size_t b_lines = (next_b.rows * next_b.lines + tiles_m * tiles_n - 1) / (tiles_m * tiles_n);
+            size_t b_runs = (next_b.rows + tiles_m * tiles_n - 1) / (tiles_m * tiles_n);
             for (size_t ib = 0; ib < m; ib += MB) {
                 size_t mb = m - ib < MB ? m - ib : MB;
                 for (size_t i = 0; i < mb; i += MR) pack_a(a, lda, trans_a, m, ib + i, p0, kc, ap + i * kc);
                 size_t in = ib + MB < m ? ib + MB : 0, pa = in || jn ? p0 : p0 + KC, ka = k - pa < KC ? k - pa : KC;
                 ahead next_a = pa < k ? ahead_of(a, lda, trans_a, in, m - in < MB ? m - in : MB, pa, ka) : none;
-                size_t tiles = (mb + MR - 1) / MR * tiles_n, a_lines = (next_a.rows * next_a.lines + tiles - 1) / tiles;
+                size_t tiles = (mb + MR - 1) / MR * tiles_n, a_runs = (next_a.rows + tiles - 1) / tiles;
                 for (size_t i = 0; i < mb; i += MR) {
                     size_t rows = mb - i < MR ? mb - i : MR;
                     for (size_t j = 0; j < nb; j += NR) {
                         size_t cols = nb - j < NR ? nb - j : NR;
                         __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
                         __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
-                        tile(kc, ap + i * kc, bp + j * kc, m0, m1, c + (ib + i) * ldc + jb + j, ldc, rows, alpha, bt);
-                        ahead_step(&next_a, a_lines);
-                        ahead_step(&next_b, b_lines);
+                        float *cij = swap ? c + (jb + j) * ldc + ib + i : c + (ib + i) * ldc + jb + j;
+                        tile(kc, ap + i * kc, bp + j * kc, m0, m1, cij, ldc, rows, alpha, bt, swap);
+                        ahead_step(&next_a, a_runs);
+                        ahead_step(&next_b, b_runs);
                     }
                 }
             }
@@ -209,4 +225,24 @@ AVX512 int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, floa
     free(ap);
     free(bp);
     return 0;
+}
+
+/* The share of a tile grid's work that falls inside an m x n product. */
+static double fill(size_t m, size_t n) {
+    return (double)m / (double)((m + MR - 1) / MR * MR) * (double)n / (double)((n + NR - 1) / NR * NR);
+}
+
+int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+             const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+    if (k == 0) {
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+        return 0;
+    }
+    /* A narrow C (attention's 40-wide heads) fills 32-column tiles poorly: then compute C^T =
+     * op(B)^T op(A)^T. Each element takes the same products in the same order, so the value is
+     * the same either way. */
+    if (fill(n, m) > 1.1 * fill(m, n))
+        return gemm(!trans_b, !trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, 1);
+    return gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0);
 }
