@@ -28,7 +28,7 @@ let package = Package(
                 "-Xlinker", "-soname=libldm.so.0",
             ])]
         ),
-        .executableTarget(name: "ldm-kernel-bench", dependencies: ["LDM"], path: "Sources/LDMKernelBench"),
+        .executableTarget(name: "ldm-kernel-bench", dependencies: ["LDM", "CBLAS"], path: "Sources/LDMKernelBench"),
         .testTarget(name: "LDMTests", dependencies: ["LDM"]),
     ]
 )

@@ -36,10 +36,10 @@ BUSY = 0.1  # a share of the CPUs taken by other processes that marks a result u
 
 
 def kernel_bench(threads):
-    """The kernel bench's lines and its sgemm rate in GFLOP/s (the practical ceiling)."""
+    """The kernel bench's lines and OpenBLAS's cblas_sgemm rate in GFLOP/s."""
     exe = os.path.join(ROOT, ".build", "release", "ldm-kernel-bench")
     lines = subprocess.run([exe, str(threads)], capture_output=True, text=True, check=True).stdout.splitlines()
-    sgemm = next(float(line.split()[-2]) for line in lines if line.startswith("sgemm"))
+    sgemm = next(float(line.split()[-2]) for line in lines if line.startswith("cblas_sgemm"))
     return lines, sgemm
 
 
@@ -102,8 +102,8 @@ def markdown(results, low, a, sgemm, kernel_lines, command, chart_name):
         f"implementations. diffusers runs fp32 (torch {_version('torch')}, diffusers {_version('diffusers')}); libldm "
         "runs the same weights as F32 (the diffusers folder) and as F16 and Q8_0 GGUF files. Times are the best of "
         f"{a.repeats} runs after {a.warmups} unmeasured ones (txt2img: one run); ratios are libldm / diffusers. GFLOP/s is the part's "
-        f"FLOPs (torch's counter on the diffusers model) over libldm's F32 time, next to `cblas_sgemm` at "
-        f"{sgemm:.0f} GFLOP/s on this machine. Memory: peak RSS (VmHWM, mapped weights included) and peak "
+        f"FLOPs (torch's counter on the diffusers model) over libldm's F32 time, next to OpenBLAS's `cblas_sgemm` at "
+        f"{sgemm:.0f} GFLOP/s on this machine (libldm's own GEMM rate is in the kernel table below). Memory: peak RSS (VmHWM, mapped weights included) and peak "
         "anonymous memory (RssAnon sampled every 10 ms).", "",
         "| part | size | diffusers | libldm F32 | F16 | Q8_0 | F32 GFLOP/s (of sgemm) | peak RSS MB: diffusers / F32 / F16 / Q8_0 "
         "| peak anon MB: diffusers / F32 / F16 / Q8_0 | F32 output vs diffusers |",
@@ -172,7 +172,7 @@ def main():
             results.append(dict(part=part, size=size, flops=n, rows=measure(part, size, folder, variants, a)))
             if part == "txt2img":
                 low.append(measure_low_memory(size, folder, a))
-    # OpenBLAS picks its kernels from this variable (libldm's GEMMs; torch uses MKL/oneDNN)
+    # OpenBLAS picks its kernels from this variable (libldm's GEMMs where the CPU lacks AVX-512; torch uses MKL/oneDNN)
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     command = (f"OPENBLAS_CORETYPE={coretype} " if coretype else "") + "python3 bench/run.py " + " ".join(sys.argv[1:])
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)

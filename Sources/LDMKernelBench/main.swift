@@ -1,6 +1,7 @@
 // ldm-kernel-bench: libldm's kernels at Stable Diffusion 1.5 shapes, in GFLOP/s next to the
-// machine's single-call sgemm rate at the same thread count (the practical ceiling).
+// machine's OpenBLAS cblas_sgemm rate at the same thread count (its own threading).
 //   swift run -c release ldm-kernel-bench [threads]
+import CBLAS
 import Glibc
 import LDM
 
@@ -37,7 +38,11 @@ func report(_ name: String, _ flop: Double, _ seconds: Double) {
 
 print("libldm kernels, \(threads) threads")
 let a = try random([320, 2880], seed: 1), bm = try random([2880, 4096], seed: 2), c = try Tensor([320, 4096])
-report("sgemm 320x4096x2880", 2.0 * 320 * 4096 * 2880, best {
+openblas_set_num_threads(Int32(threads))
+report("cblas_sgemm 320x4096x2880 (OpenBLAS)", 2.0 * 320 * 4096 * 2880, best {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 320, 4096, 2880, 1, a.data, 2880, bm.data, 4096, 0, c.data, 4096)
+})
+report("gemm 320x4096x2880 (libldm, \(BLAS.avx512 ? "AVX-512" : "OpenBLAS"))", 2.0 * 320 * 4096 * 2880, best {
     BLAS.gemm(m: 320, n: 4096, k: 2880, a: a.data, lda: 2880, b: bm.data, ldb: 4096, c: c.data, ldc: 4096, threads: threads)
 })
 for (ch, side) in [(320, 64), (640, 32), (1280, 16)] {

@@ -61,7 +61,7 @@ public enum BLAS {
         }
     }
 
-    static let avx512 = ck_has_avx512() != 0
+    public static let avx512 = ck_has_avx512() != 0
 
     /// ck_sgemm gives each element the same value wherever the product is cut, so it is cut in
     /// `threads` parts along its longer side, in whole micro-tiles (14 rows, 32 columns).
