@@ -10,7 +10,6 @@
 
 #include <cpuid.h>
 #include <stdlib.h>
-#include <string.h>
 #include <immintrin.h>
 
 enum { MR = 14, NR = 32, KC = 256, MB = 16 * MR, NB = 512 };
@@ -159,9 +158,10 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
     }
 }
 
-/* A block of floats in memory, `rows` runs of `cols`, `ld` apart, prefetched into L2 a few runs
- * at a time while the block before it computes: packing then finds it there instead of
- * waiting on memory (weights are streamed once per call). */
+/* A block of op(X) (rows i0.., columns p0..; X stored transposed when `trans`) as the runs of
+ * floats it occupies, prefetched into L2 a few runs at a time while the block before it
+ * computes: packing then finds it there instead of waiting on memory (weights are streamed
+ * once per call). */
 typedef struct {
     const float *base;
     size_t ld, rows, lines, r;
@@ -199,7 +199,7 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
             size_t nb = n - jb < NB ? n - jb : NB, tiles_n = (nb + NR - 1) / NR;
             for (size_t j = 0; j < nb; j += NR) pack_b(b, ldb, trans_b, n, jb + j, p0, kc, bp + j * kc);
             size_t jn = jb + NB < n ? jb + NB : 0, pn = jn ? p0 : p0 + KC, kn = k - pn < KC ? k - pn : KC;
-            ahead next_b = pn < k ? ahead_of(b, ldb, !trans_b, pn, kn, jn, n - jn < NB ? n - jn : NB) : none;
+            ahead next_b = pn < k ? ahead_of(b, ldb, trans_b, pn, kn, jn, n - jn < NB ? n - jn : NB) : none;
             size_t b_runs = (next_b.rows + tiles_m * tiles_n - 1) / (tiles_m * tiles_n);
             for (size_t ib = 0; ib < m; ib += MB) {
                 size_t mb = m - ib < MB ? m - ib : MB;

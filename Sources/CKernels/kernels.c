@@ -38,6 +38,16 @@ static void softmax_row_portable(float *row, size_t n) {
     for (size_t j = 0; j < n; j++) row[j] *= inv;
 }
 
+static void softmax_cols_portable(float *s, size_t rows, size_t cols, size_t ld) {
+    for (size_t j = 0; j < cols; j++) {
+        float m = -INFINITY, sum = 0;
+        for (size_t r = 0; r < rows; r++) m = s[r * ld + j] > m ? s[r * ld + j] : m;
+        for (size_t r = 0; r < rows; r++) { s[r * ld + j] = expf(s[r * ld + j] - m); sum += s[r * ld + j]; }
+        float inv = 1.0f / sum;
+        for (size_t r = 0; r < rows; r++) s[r * ld + j] *= inv;
+    }
+}
+
 /* ---- AVX2 + FMA ---------------------------------------------------------------------- */
 
 #define AVX2 __attribute__((target("avx2,fma")))
@@ -152,6 +162,35 @@ AVX2 static void geglu_avx2(const float *a, const float *gate, float *out, size_
     }
 }
 
+/* Columns 64 at a time, so each pass reads whole cache lines of every row; the last vector
+ * of a block masks the columns past its end. */
+AVX2 static void softmax_cols_avx2(float *s, size_t rows, size_t cols, size_t ld) {
+    for (size_t j0 = 0; j0 < cols; j0 += 64) {
+        size_t w = cols - j0 < 64 ? cols - j0 : 64, nv = (w + 7) / 8;
+        __m256i mask[8];
+        __m256 vm[8], vs[8];
+        for (size_t v = 0; v < nv; v++) {
+            __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(w - 8 * v)), lane);
+            vm[v] = _mm256_set1_ps(-INFINITY);
+            vs[v] = _mm256_setzero_ps();
+        }
+        float *x = s + j0;
+        for (size_t r = 0; r < rows; r++)
+            for (size_t v = 0; v < nv; v++) vm[v] = _mm256_max_ps(vm[v], _mm256_maskload_ps(x + r * ld + 8 * v, mask[v]));
+        for (size_t r = 0; r < rows; r++)
+            for (size_t v = 0; v < nv; v++) {
+                __m256 e = exp8(_mm256_sub_ps(_mm256_maskload_ps(x + r * ld + 8 * v, mask[v]), vm[v]));
+                _mm256_maskstore_ps(x + r * ld + 8 * v, mask[v], e);
+                vs[v] = _mm256_add_ps(vs[v], e);
+            }
+        for (size_t v = 0; v < nv; v++) vs[v] = _mm256_div_ps(_mm256_set1_ps(1.0f), vs[v]);
+        for (size_t r = 0; r < rows; r++)
+            for (size_t v = 0; v < nv; v++)
+                _mm256_maskstore_ps(x + r * ld + 8 * v, mask[v], _mm256_mul_ps(_mm256_maskload_ps(x + r * ld + 8 * v, mask[v]), vs[v]));
+    }
+}
+
 /* ---- dispatch ------------------------------------------------------------------------ */
 
 void ck_softmax_rows(float *s, size_t rows, size_t cols, size_t ld) {
@@ -160,6 +199,11 @@ void ck_softmax_rows(float *s, size_t rows, size_t cols, size_t ld) {
         if (fast) softmax_row_avx2(s + r * ld, cols);
         else softmax_row_portable(s + r * ld, cols);
     }
+}
+
+void ck_softmax_cols(float *s, size_t rows, size_t cols, size_t ld) {
+    if (ck_has_avx2()) softmax_cols_avx2(s, rows, cols, ld);
+    else softmax_cols_portable(s, rows, cols, ld);
 }
 
 void ck_affine(const float *src, float *dst, size_t n, float scale, float shift, int silu) {

@@ -22,6 +22,9 @@ int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha
 /* Softmax of each of `rows` rows of `cols` floats, `ld` apart, in place (max subtracted). */
 void ck_softmax_rows(float *s, size_t rows, size_t cols, size_t ld);
 
+/* Softmax down each of `cols` columns of `rows` floats (rows `ld` apart), in place. */
+void ck_softmax_cols(float *s, size_t rows, size_t cols, size_t ld);
+
 /* dst[i] = f(src[i] * scale + shift), f = SiLU when `silu`, else identity. */
 void ck_affine(const float *src, float *dst, size_t n, float scale, float shift, int silu);
 

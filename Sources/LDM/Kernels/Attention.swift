@@ -35,18 +35,18 @@ public func attention(q: AttnMatrix, k: AttnMatrix, v: AttnMatrix, out: UnsafeMu
             let h = item / blocks, i0 = (item % blocks) * block, bq = min(block, tq - i0)
             let off = h * headStride
             let qb = q.base + off, kb = k.base + off, vb = v.base + off, ob = out + h * (outHeadStride ?? headStride)
-            // S = scale * Q[i0 ..< i0+bq] K^T
-            BLAS.gemm(transA: q.channelMajor, transB: !k.channelMajor, m: bq, n: tk, k: d,
-                      a: q.channelMajor ? qb + i0 : qb + i0 * q.ld, lda: q.ld,
-                      b: kb, ldb: k.ld, c: s, ldc: tk, alpha: scale, threads: 1)
-            ck_softmax_rows(s, bq, tk, tk)
+            // S^T = scale * K Q[i0 ..< i0+bq]^T, keys down and queries across: both products
+            // then pack it by copying rows (P^T is what P V reads).
+            BLAS.gemm(transA: k.channelMajor, transB: !q.channelMajor, m: tk, n: bq, k: d, a: kb, lda: k.ld,
+                      b: q.channelMajor ? qb + i0 : qb + i0 * q.ld, ldb: q.ld, c: s, ldc: bq, alpha: scale, threads: 1)
+            ck_softmax_cols(s, tk, bq, bq)
             if outChannelMajor {
                 // O^T [d, bq] = V^T [d, tk] * P^T
-                BLAS.gemm(transA: !v.channelMajor, transB: true, m: d, n: bq, k: tk, a: vb, lda: v.ld,
-                          b: s, ldb: tk, c: ob + i0, ldc: outLd, threads: 1)
+                BLAS.gemm(transA: !v.channelMajor, m: d, n: bq, k: tk, a: vb, lda: v.ld, b: s, ldb: bq,
+                          c: ob + i0, ldc: outLd, threads: 1)
             } else {
                 // O [bq, d] = P [bq, tk] * V [tk, d]
-                BLAS.gemm(transB: v.channelMajor, m: bq, n: d, k: tk, a: s, lda: tk, b: vb, ldb: v.ld,
+                BLAS.gemm(transA: true, transB: v.channelMajor, m: bq, n: d, k: tk, a: s, lda: bq, b: vb, ldb: v.ld,
                           c: ob + i0 * outLd, ldc: outLd, threads: 1)
             }
         }
