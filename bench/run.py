@@ -94,11 +94,18 @@ def measure_low_memory(size, folder, a):
     return dict(size=size, **r)
 
 
+def _commit():
+    """The checkout's commit, marked when the tree has changes (the library is built from it)."""
+    def git(*args):
+        return subprocess.run(["git", "-C", ROOT, *args], capture_output=True, text=True).stdout.strip()
+    return (git("rev-parse", "--short", "HEAD") or "unknown") + (" (with local changes)" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def markdown(results, low, a, sgemm, kernel_lines, command, chart_name):
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.machine())
     out = [
         "# Benchmark results", "",
-        f"`{command}` on {datetime.date.today()}: {cpu}, {os.cpu_count()} cores, {a.threads} threads for both "
+        f"`{command}` on {datetime.date.today()} with the build of commit {_commit()}: {cpu}, {os.cpu_count()} cores, {a.threads} threads for both "
         f"implementations. diffusers runs fp32 (torch {_version('torch')}, diffusers {_version('diffusers')}); libldm "
         "runs the same weights as F32 (the diffusers folder) and as F16 and Q8_0 GGUF files. Times are the best of "
         f"{a.repeats} runs after {a.warmups} unmeasured ones (txt2img: one run); ratios are libldm / diffusers. GFLOP/s is the part's "

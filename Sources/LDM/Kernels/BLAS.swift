@@ -4,12 +4,14 @@ import CKernels
 /// The one door to matrix products. Matrices are row-major.
 ///
 /// On CPUs with AVX-512 our own kernel (ck_sgemm) runs: Debian's OpenBLAS 0.3.21 uses only its
-/// 256-bit kernels there. Elsewhere OpenBLAS does.
+/// 256-bit kernels on recent ones. Elsewhere OpenBLAS does.
 ///
-/// OpenBLAS's own threading changes results with the thread count (its partitions move), so
-/// it always runs single-threaded here: a product is cut into tiles whose layout depends only
-/// on its shape, and the tiles are spread over our threads. Each output element is then
-/// computed by the same call whatever the thread count, which makes runs bitwise reproducible.
+/// Either way results are bitwise the same for any thread count. OpenBLAS's own threading
+/// changes results with the thread count (its partitions move), so it always runs
+/// single-threaded here: a product is cut into tiles whose layout depends only on its shape,
+/// and the tiles are spread over our threads; each output element is then computed by the same
+/// call whatever the thread count. ck_sgemm gives an element the same value wherever a product
+/// is cut, so its products are simply cut in `threads` parts.
 public enum BLAS {
     /// Output columns per tile when splitting along N (at least 256, about an eighth of them:
     /// wide tiles pack the left matrix fewer times, eight keep up to eight threads busy), rows
@@ -61,10 +63,10 @@ public enum BLAS {
         }
     }
 
+    /// Whether products run on ck_sgemm.
     public static let avx512 = ck_has_avx512() != 0
 
-    /// ck_sgemm gives each element the same value wherever the product is cut, so it is cut in
-    /// `threads` parts along its longer side, in whole micro-tiles (14 rows, 32 columns).
+    /// Cut in `threads` parts along the longer side, in whole micro-tiles (14 rows, 32 columns).
     static func ownGemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                         b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
                         alpha: Float, threads: Int) {
@@ -73,7 +75,9 @@ public enum BLAS {
             let bj = transB ? b + j.lowerBound * ldb : b + j.lowerBound
             let cij = c + i.lowerBound * ldc + j.lowerBound
             if ck_sgemm(transA ? 1 : 0, transB ? 1 : 0, i.count, j.count, k, alpha, ai, lda, bj, ldb, beta, cij, ldc) != 0 {
-                _ = ready  // out of memory for the packing buffers: OpenBLAS needs none
+                // Out of memory for the packing buffers (0.75 MB): OpenBLAS needs none, but its
+                // results may differ in the last bits.
+                _ = ready
                 cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                             blasint(i.count), blasint(j.count), blasint(k), alpha, ai, blasint(lda), bj, blasint(ldb),
                             beta, cij, blasint(ldc))
