@@ -44,7 +44,8 @@
  *   - A context is used by one thread at a time. ldm_ctx_cancel() is the exception: it may be
  *     called from any thread while another runs the context.
  *   - Tensors and images are plain data: share them read-only, or synchronise.
- *   - The BLAS thread count is process-wide in OpenBLAS; each call sets it from its context.
+ *   - Where libldm multiplies matrices with OpenBLAS (CPUs without AVX-512), it sets OpenBLAS's
+ *     process-wide thread count to 1 on first use and spreads the work over its own threads.
  */
 #ifndef LDM_H
 #define LDM_H
