@@ -42,7 +42,7 @@ openblas_set_num_threads(Int32(threads))
 report("cblas_sgemm 320x4096x2880 (OpenBLAS)", 2.0 * 320 * 4096 * 2880, best {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 320, 4096, 2880, 1, a.data, 2880, bm.data, 4096, 0, c.data, 4096)
 })
-report("gemm 320x4096x2880 (libldm, \(BLAS.avx512 ? "AVX-512" : "OpenBLAS"))", 2.0 * 320 * 4096 * 2880, best {
+report("gemm 320x4096x2880 (libldm, \(BLAS.ownKernel ? "AVX-512" : "OpenBLAS"))", 2.0 * 320 * 4096 * 2880, best {
     BLAS.gemm(m: 320, n: 4096, k: 2880, a: a.data, lda: 2880, b: bm.data, ldb: 4096, c: c.data, ldc: 4096, threads: threads)
 })
 for (ch, side) in [(320, 64), (640, 32), (1280, 16)] {

@@ -32,8 +32,18 @@ final class KernelTests: XCTestCase {
     /// Every transpose combination, sizes around the micro-tile (14 x 32) and block (224 rows,
     /// 512 columns, k 256) edges, padded leading dimensions, beta 0 over NaN (never read) and
     /// beta 0.5; one and two threads agree bitwise. With AVX-512, 28 x 40 runs as C^T on one
-    /// thread but not wholly on two, and 230 x 40 as C^T.
+    /// thread but not wholly on two, and 230 x 40 as C^T. Both paths: ck_sgemm where the CPU
+    /// has AVX-512, and OpenBLAS.
     func testGemm() throws {
+        let own = BLAS.ownKernel
+        defer { BLAS.ownKernel = own }
+        for path in own ? [true, false] : [false] {
+            BLAS.ownKernel = path
+            try checkGemm(path ? "ck_sgemm" : "OpenBLAS")
+        }
+    }
+
+    func checkGemm(_ path: String) throws {
         let sizes = [(1, 1, 1), (13, 17, 15), (15, 33, 17), (29, 31, 257), (230, 40, 33), (28, 40, 300), (20, 530, 9), (3, 5, 0)]
         for (m, n, k) in sizes { for transA in [false, true] { for transB in [false, true] { for beta: Float in [0, 0.5] {
             let (ra, ca) = transA ? (k, m) : (m, k), (rb, cb) = transB ? (n, k) : (k, n)
@@ -48,7 +58,7 @@ final class KernelTests: XCTestCase {
                           beta: beta, c: c.data, ldc: ldc, alpha: 0.75, threads: threads)
                 outs.append(Array(UnsafeBufferPointer(start: c.data, count: c.count)))
             }
-            let what = "gemm \(m)x\(n)x\(k) transA \(transA) transB \(transB) beta \(beta)"
+            let what = "\(path) \(m)x\(n)x\(k) transA \(transA) transB \(transB) beta \(beta)"
             XCTAssertEqual(outs[0].map(\.bitPattern), outs[1].map(\.bitPattern), what)
             for i in 0..<m { for j in 0..<n {
                 var s = 0.0

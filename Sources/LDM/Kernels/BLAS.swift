@@ -31,7 +31,7 @@ public enum BLAS {
     public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, threads: Int) {
-        if avx512 {
+        if ownKernel {
             ownGemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
                     beta: beta, c: c, ldc: ldc, alpha: alpha, threads: threads)
             return
@@ -63,8 +63,9 @@ public enum BLAS {
         }
     }
 
-    /// Whether products run on ck_sgemm.
-    public static let avx512 = ck_has_avx512() != 0
+    /// Whether products run on ck_sgemm: where the CPU has AVX-512 (tests switch it off to
+    /// check the OpenBLAS path too).
+    public internal(set) static var ownKernel = ck_has_avx512() != 0
 
     /// Cut in `threads` parts along the longer side, in whole micro-tiles (14 rows, 32 columns).
     static func ownGemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
