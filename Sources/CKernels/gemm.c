@@ -30,9 +30,12 @@ int ck_has_avx512(void) {
 
 #define AVX512 __attribute__((target("avx512f")))
 
+/* The first n (at most 16) lanes of a vector. */
+static inline __mmask16 lanes(size_t n) { return (__mmask16)((1u << (n < 16 ? n : 16)) - 1); }
+
 /* t[p][r] = src[r * ld + p] for r < rows, p < cols (both <= 16); the rest of t is 0. */
 AVX512 static void transpose16(const float *src, size_t ld, size_t rows, size_t cols, __m512 t[16]) {
-    __mmask16 m = (__mmask16)((1u << cols) - 1);
+    __mmask16 m = lanes(cols);
     __m512 r[16], u[16];
     for (size_t i = 0; i < 16; i++) r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + i * ld) : _mm512_setzero_ps();
     for (int i = 0; i < 16; i += 2) {
@@ -61,7 +64,7 @@ AVX512 static void transpose16(const float *src, size_t ld, size_t rows, size_t 
 /* Rows i0 ..< i0 + MR of op(A), k columns p0 ..< p0 + kc, as dst[p * MR + i]; rows past m are 0. */
 AVX512 static void pack_a(const float *a, size_t lda, int trans, size_t m, size_t i0, size_t p0, size_t kc, float *dst) {
     size_t rows = m - i0 < MR ? m - i0 : MR;
-    __mmask16 keep = (__mmask16)((1u << rows) - 1);
+    __mmask16 keep = lanes(rows);
     if (trans) {
         for (size_t p = 0; p < kc; p++)
             _mm512_mask_storeu_ps(dst + p * MR, 0x3fff, _mm512_maskz_loadu_ps(keep, a + (p0 + p) * lda + i0));
@@ -81,8 +84,7 @@ AVX512 static void pack_a(const float *a, size_t lda, int trans, size_t m, size_
 AVX512 static void pack_b(const float *b, size_t ldb, int trans, size_t n, size_t j0, size_t p0, size_t kc, float *dst) {
     size_t cols = n - j0 < NR ? n - j0 : NR;
     if (!trans) {
-        __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
-        __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+        __mmask16 m0 = lanes(cols), m1 = lanes(cols > 16 ? cols - 16 : 0);
         for (size_t p = 0; p < kc; p++) {
             const float *src = b + (p0 + p) * ldb + j0;
             _mm512_store_ps(dst + p * NR, _mm512_maskz_loadu_ps(m0, src));
@@ -130,7 +132,7 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
             _mm512_store_ps(scaled + i * NR + 16, _mm512_mul_ps(va, acc[i][1]));
         }
         size_t cols = (size_t)__builtin_popcount(m0) + (size_t)__builtin_popcount(m1);
-        __mmask16 keep = (__mmask16)((1u << rows) - 1);
+        __mmask16 keep = lanes(rows);
         __m512 t[16];
         for (size_t h = 0; h < 2 && cols > 16 * h; h++) {
             size_t n16 = cols - 16 * h < 16 ? cols - 16 * h : 16;
@@ -211,8 +213,7 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
                     size_t rows = mb - i < MR ? mb - i : MR;
                     for (size_t j = 0; j < nb; j += NR) {
                         size_t cols = nb - j < NR ? nb - j : NR;
-                        __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
-                        __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+                        __mmask16 m0 = lanes(cols), m1 = lanes(cols > 16 ? cols - 16 : 0);
                         float *cij = swap ? c + (jb + j) * ldc + ib + i : c + (ib + i) * ldc + jb + j;
                         tile(kc, ap + i * kc, bp + j * kc, m0, m1, cij, ldc, rows, alpha, bt, swap);
                         ahead_step(&next_a, a_runs);

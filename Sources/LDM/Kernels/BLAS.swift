@@ -27,6 +27,15 @@ public enum BLAS {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, 1, 1, 1, &a, 1, &b, 1, 0, &c, 1)
     }()
 
+    /// One single-threaded OpenBLAS product.
+    private static func openblas(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                                 _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
+                                 _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        _ = ready
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
     /// C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C.
     public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -36,10 +45,8 @@ public enum BLAS {
                     beta: beta, c: c, ldc: ldc, alpha: alpha, threads: threads)
             return
         }
-        _ = ready
         func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
-            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                        blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+            openblas(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         }
         let width = tileColumns(n)
         if n >= 2 * width {
@@ -78,10 +85,7 @@ public enum BLAS {
             if ck_sgemm(transA ? 1 : 0, transB ? 1 : 0, i.count, j.count, k, alpha, ai, lda, bj, ldb, beta, cij, ldc) != 0 {
                 // Out of memory for the packing buffers (0.75 MB): OpenBLAS needs none, but its
                 // results may differ in the last bits.
-                _ = ready
-                cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                            blasint(i.count), blasint(j.count), blasint(k), alpha, ai, blasint(lda), bj, blasint(ldb),
-                            beta, cij, blasint(ldc))
+                openblas(transA, transB, i.count, j.count, k, alpha, ai, lda, bj, ldb, beta, cij, ldc)
             }
         }
         let alongM = m >= n
