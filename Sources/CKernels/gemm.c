@@ -9,14 +9,18 @@
 #include "ckernels.h"
 
 #include <cpuid.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <immintrin.h>
 
 enum { MR = 14, NR = 32, KC = 256, MB = 16 * MR, NB = 512 };
 
 static int detect_avx512(void) {
     unsigned a, b, c, d;
-    if (!ck_has_avx2() || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((b >> 16) & 1)) return 0;
+    if (!ck_has_avx2() || !__get_cpuid(1, &a, &b, &c, &d) || !((c >> 29) & 1)) return 0; /* F16C */
+    /* AVX-512 F, BW and VL: byte and halfword loads of stored weights */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || (b & 0xc0010000u) != 0xc0010000u) return 0;
     unsigned lo, hi;
     __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     return (lo & 0xe6) == 0xe6; /* the OS saves the opmask and all 512-bit registers */
@@ -28,16 +32,49 @@ int ck_has_avx512(void) {
     return cached;
 }
 
-#define AVX512 __attribute__((target("avx512f")))
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,f16c")))
 
 /* The first n (at most 16) lanes of a vector. */
 static inline __mmask16 lanes(size_t n) { return (__mmask16)((1u << (n < 16 ? n : 16)) - 1); }
 
-/* t[p][r] = src[r * ld + p] for r < rows, p < cols (both <= 16); the rest of t is 0. */
-AVX512 static void transpose16(const float *src, size_t ld, size_t rows, size_t cols, __m512 t[16]) {
+/* An operand as stored: fp32, or a weight stored as fp16, bf16 or Q8_0 that packing converts
+ * (rows of k contiguous elements, `ld` elements apart). */
+typedef struct {
+    const char *p;
+    size_t ld;
+    int type;
+} operand;
+
+/* The bytes of n elements from the start of a row (for Q8_0, n a multiple of 32). */
+static size_t row_bytes(int type, size_t n) {
+    return type == CK_Q8_0 ? n / 32 * 34 : type == CK_F32 ? 4 * n : 2 * n;
+}
+
+static const char *row_of(const operand *x, size_t r) { return x->p + r * row_bytes(x->type, x->ld); }
+
+/* Elements col ..< col + 16 of a stored row (a multiple of 16), lanes outside m 0, as fp32:
+ * the values ck_f16_to_f32 and ck_q8_0_to_f32 give (bf16 is the top half of an fp32). */
+AVX512 static inline __m512 load16(int type, const char *row, size_t col, __mmask16 m) {
+    switch (type) {
+    case CK_F16: return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + 2 * col));
+    case CK_BF16:
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, row + 2 * col)), 16));
+    case CK_Q8_0: {
+        const char *block = row + col / 32 * 34;
+        uint16_t d;
+        memcpy(&d, block, 2);
+        __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, block + 2 + col % 32)));
+        return _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(d)), q);
+    }
+    default: return _mm512_maskz_loadu_ps(m, (const float *)row + col);
+    }
+}
+
+/* t[p][r] = x[r0 + r][col + p] for r < rows, p < cols (both <= 16); the rest of t is 0. */
+AVX512 static void transpose16(const operand *x, size_t r0, size_t rows, size_t col, size_t cols, __m512 t[16]) {
     __mmask16 m = lanes(cols);
     __m512 r[16], u[16];
-    for (size_t i = 0; i < 16; i++) r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + i * ld) : _mm512_setzero_ps();
+    for (size_t i = 0; i < 16; i++) r[i] = i < rows ? load16(x->type, row_of(x, r0 + i), col, m) : _mm512_setzero_ps();
     for (int i = 0; i < 16; i += 2) {
         u[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
         u[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
@@ -62,18 +99,18 @@ AVX512 static void transpose16(const float *src, size_t ld, size_t rows, size_t 
 }
 
 /* Rows i0 ..< i0 + MR of op(A), k columns p0 ..< p0 + kc, as dst[p * MR + i]; rows past m are 0. */
-AVX512 static void pack_a(const float *a, size_t lda, int trans, size_t m, size_t i0, size_t p0, size_t kc, float *dst) {
+AVX512 static void pack_a(const operand *a, int trans, size_t m, size_t i0, size_t p0, size_t kc, float *dst) {
     size_t rows = m - i0 < MR ? m - i0 : MR;
     __mmask16 keep = lanes(rows);
     if (trans) {
         for (size_t p = 0; p < kc; p++)
-            _mm512_mask_storeu_ps(dst + p * MR, 0x3fff, _mm512_maskz_loadu_ps(keep, a + (p0 + p) * lda + i0));
+            _mm512_mask_storeu_ps(dst + p * MR, 0x3fff, _mm512_maskz_loadu_ps(keep, (const float *)a->p + (p0 + p) * a->ld + i0));
         return;
     }
     __m512 t[16];
     for (size_t p = 0; p < kc; p += 16) {
         size_t cols = kc - p < 16 ? kc - p : 16;
-        transpose16(a + i0 * lda + p0 + p, lda, rows, cols, t);
+        transpose16(a, i0, rows, p0 + p, cols, t);
         for (size_t q = 0; q < cols; q++) _mm512_mask_storeu_ps(dst + (p + q) * MR, 0x3fff, t[q]);
     }
 }
@@ -81,12 +118,12 @@ AVX512 static void pack_a(const float *a, size_t lda, int trans, size_t m, size_
 /* Columns j0 ..< j0 + NR of op(B), k rows p0 ..< p0 + kc, as dst[p * NR + j]; columns past n
  * are 0. Packing even an untransposed B pays: rows of a panel read in place sit a power of
  * two apart and crowd a few cache sets. */
-AVX512 static void pack_b(const float *b, size_t ldb, int trans, size_t n, size_t j0, size_t p0, size_t kc, float *dst) {
+AVX512 static void pack_b(const operand *b, int trans, size_t n, size_t j0, size_t p0, size_t kc, float *dst) {
     size_t cols = n - j0 < NR ? n - j0 : NR;
     if (!trans) {
         __mmask16 m0 = lanes(cols), m1 = lanes(cols > 16 ? cols - 16 : 0);
         for (size_t p = 0; p < kc; p++) {
-            const float *src = b + (p0 + p) * ldb + j0;
+            const float *src = (const float *)b->p + (p0 + p) * b->ld + j0;
             _mm512_store_ps(dst + p * NR, _mm512_maskz_loadu_ps(m0, src));
             _mm512_store_ps(dst + p * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
         }
@@ -98,31 +135,81 @@ AVX512 static void pack_b(const float *b, size_t ldb, int trans, size_t n, size_
         rows = rows < 16 ? rows : 16;
         for (size_t p = 0; p < kc; p += 16) {
             size_t n16 = kc - p < 16 ? kc - p : 16;
-            transpose16(b + (j0 + 16 * h) * ldb + p0 + p, ldb, rows, n16, t);
+            transpose16(b, j0 + 16 * h, rows, p0 + p, n16, t);
             for (size_t q = 0; q < n16; q++) _mm512_store_ps(dst + (p + q) * NR + 16 * h, t[q]);
         }
     }
 }
 
-/* The MR x NR tile: acc = sum_p ap[p, :] x bp[p, :]; then c = alpha * acc + beta * c for its
+/* A block of op(X) (rows i0.., columns p0..; X stored transposed when `trans`) as the runs of
+ * floats it occupies, prefetched into L2 while the block before it computes: packing then
+ * finds it there instead of waiting on memory (weights are streamed once per call). Each tile
+ * takes its share of lines and spreads them over its k steps: a burst of prefetches would
+ * hold the L1 miss buffers that the tile's own loads need. */
+typedef struct {
+    const char *base;
+    size_t ld, rows, lines; /* `rows` runs of `lines` cache lines, `ld` bytes apart */
+    size_t r, l;            /* the next line */
+    size_t share;           /* lines per tile */
+} ahead;
+
+enum {
+    SHARE = 64,            /* at most this many lines of each block per tile are spread */
+    RESIDENT = 1 << 15     /* lines (2 MB) of an operand small enough to be in cache already */
+};
+
+static ahead ahead_of(const operand *x, int trans, size_t i0, size_t rows, size_t p0, size_t cols, size_t tiles) {
+    ahead h = {trans ? row_of(x, p0) + 4 * i0 : row_of(x, i0) + row_bytes(x->type, p0), row_bytes(x->type, x->ld),
+               trans ? cols : rows, 0, 0, 0, 0};
+    h.lines = (trans ? 4 * rows : row_bytes(x->type, cols)) / 64 + 2; /* the run may straddle one more line */
+    h.share = (h.rows * h.lines + tiles - 1) / tiles;
+    return h;
+}
+
+/* Whether prefetching pays for an operand: one of r stored rows of c elements larger than
+ * the cache; the activations met here (attention's heads, scores) are mostly there already. */
+static int streamed(const operand *x, size_t r, size_t c) {
+    return r * (row_bytes(x->type, c) / 64 + 1) > RESIDENT;
+}
+
+/* The next `count` lines' addresses into `to`, or prefetched now where `to` is NULL; returns
+ * how many there were. */
+static size_t ahead_take(ahead *h, size_t count, const char **to) {
+    size_t q = 0;
+    for (; q < count && h->r < h->rows; q++) {
+        const char *line = h->base + h->r * h->ld + h->l * 64;
+        if (to) to[q] = line;
+        else _mm_prefetch(line, _MM_HINT_T1);
+        if (++h->l == h->lines) h->l = 0, h->r++;
+    }
+    return q;
+}
+
+/* The MR x NR tile: acc = sum_p ap[p, :] x bp[p, :], prefetching the `nf` lines `fetch`
+ * evenly on the way; then c = alpha * acc + beta * c for its
  * first `rows` rows, the columns in (m0, m1), or with `swap` the same into c^T (tile row i is
  * column i of c). beta == 0 never reads c. */
 AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m0, __mmask16 m1, float *c, size_t ldc,
-                        size_t rows, float alpha, float beta, int swap) {
+                        size_t rows, float alpha, float beta, int swap, const char *const *fetch, size_t nf) {
     __m512 acc[MR][2];
 #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    for (size_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+    size_t gap = nf ? (kc + nf - 1) / nf : kc, q = 0;
+    for (size_t p0 = 0; p0 < kc; p0 += gap) {
+        for (size_t p = p0; p < p0 + gap && p < kc; p++) {
+            __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
 #pragma GCC unroll 14
-        for (int i = 0; i < MR; i++) {
-            __m512 x = _mm512_set1_ps(ap[i]);
-            acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
+            for (int i = 0; i < MR; i++) {
+                __m512 x = _mm512_set1_ps(ap[i]);
+                acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
+            }
+            ap += MR;
+            bp += NR;
         }
-        ap += MR;
-        bp += NR;
+        if (q < nf) _mm_prefetch(fetch[q++], _MM_HINT_T1);
     }
+    while (q < nf) _mm_prefetch(fetch[q++], _MM_HINT_T1);
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     if (swap) {
         float scaled[MR * NR] __attribute__((aligned(64)));
@@ -136,7 +223,8 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
         __m512 t[16];
         for (size_t h = 0; h < 2 && cols > 16 * h; h++) {
             size_t n16 = cols - 16 * h < 16 ? cols - 16 * h : 16;
-            transpose16(scaled + 16 * h, NR, MR, n16, t);
+            operand half = {(const char *)(scaled + 16 * h), NR, CK_F32};
+            transpose16(&half, 0, MR, 0, n16, t);
             for (size_t q = 0; q < n16; q++) {
                 float *cq = c + (16 * h + q) * ldc;
                 __m512 r = t[q];
@@ -160,29 +248,9 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
     }
 }
 
-/* A block of op(X) (rows i0.., columns p0..; X stored transposed when `trans`) as the runs of
- * floats it occupies, prefetched into L2 a few runs at a time while the block before it
- * computes: packing then finds it there instead of waiting on memory (weights are streamed
- * once per call). */
-typedef struct {
-    const float *base;
-    size_t ld, rows, lines, r;
-} ahead;
-
-static ahead ahead_of(const float *x, size_t ld, int trans, size_t i0, size_t rows, size_t p0, size_t cols) {
-    ahead h = {trans ? x + p0 * ld + i0 : x + i0 * ld + p0, ld, trans ? cols : rows, 0, 0};
-    h.lines = ((trans ? rows : cols) + 15) / 16 + 1; /* the run may straddle one more line */
-    return h;
-}
-
-static inline void ahead_step(ahead *h, size_t runs) {
-    for (size_t end = h->r + runs < h->rows ? h->r + runs : h->rows; h->r < end; h->r++)
-        for (size_t l = 0; l < h->lines; l++) _mm_prefetch((const char *)(h->base + h->r * h->ld + l * 16), _MM_HINT_T1);
-}
-
 /* C = alpha op(A) op(B) + beta C, or with `swap` C^T = ... (c is then n x m). */
-AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
-                       const float *b, size_t ldb, float beta, float *c, size_t ldc, int swap) {
+AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const operand *a,
+                       const operand *b, float beta, float *c, size_t ldc, int swap) {
     float *ap = aligned_alloc(64, sizeof(float) * MB * KC);
     float *bp = aligned_alloc(64, sizeof(float) * KC * NB);
     if (!ap || !bp) {
@@ -193,31 +261,34 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
     /* B's block is packed once per k block, A's once more for each further NB columns. The
      * blocks go p0 -> jb -> ib; the next of each is fetched ahead. */
     const ahead none = {0};
+    int fetch_a = trans_a ? streamed(a, k, m) : streamed(a, m, k), fetch_b = trans_b ? streamed(b, n, k) : streamed(b, k, n);
     size_t tiles_m = (m + MR - 1) / MR;
     for (size_t p0 = 0; p0 < k; p0 += KC) {
         size_t kc = k - p0 < KC ? k - p0 : KC;
         float bt = p0 == 0 ? beta : 1;
         for (size_t jb = 0; jb < n; jb += NB) {
             size_t nb = n - jb < NB ? n - jb : NB, tiles_n = (nb + NR - 1) / NR;
-            for (size_t j = 0; j < nb; j += NR) pack_b(b, ldb, trans_b, n, jb + j, p0, kc, bp + j * kc);
+            for (size_t j = 0; j < nb; j += NR) pack_b(b, trans_b, n, jb + j, p0, kc, bp + j * kc);
             size_t jn = jb + NB < n ? jb + NB : 0, pn = jn ? p0 : p0 + KC, kn = k - pn < KC ? k - pn : KC;
-            ahead next_b = pn < k ? ahead_of(b, ldb, trans_b, pn, kn, jn, n - jn < NB ? n - jn : NB) : none;
-            size_t b_runs = (next_b.rows + tiles_m * tiles_n - 1) / (tiles_m * tiles_n);
+            ahead next_b = fetch_b && pn < k ? ahead_of(b, trans_b, pn, kn, jn, n - jn < NB ? n - jn : NB, tiles_m * tiles_n) : none;
             for (size_t ib = 0; ib < m; ib += MB) {
                 size_t mb = m - ib < MB ? m - ib : MB;
-                for (size_t i = 0; i < mb; i += MR) pack_a(a, lda, trans_a, m, ib + i, p0, kc, ap + i * kc);
+                for (size_t i = 0; i < mb; i += MR) pack_a(a, trans_a, m, ib + i, p0, kc, ap + i * kc);
                 size_t in = ib + MB < m ? ib + MB : 0, pa = in || jn ? p0 : p0 + KC, ka = k - pa < KC ? k - pa : KC;
-                ahead next_a = pa < k ? ahead_of(a, lda, trans_a, in, m - in < MB ? m - in : MB, pa, ka) : none;
-                size_t tiles = (mb + MR - 1) / MR * tiles_n, a_runs = (next_a.rows + tiles - 1) / tiles;
+                size_t tiles = (mb + MR - 1) / MR * tiles_n;
+                ahead next_a = fetch_a && pa < k ? ahead_of(a, trans_a, in, m - in < MB ? m - in : MB, pa, ka, tiles) : none;
                 for (size_t i = 0; i < mb; i += MR) {
                     size_t rows = mb - i < MR ? mb - i : MR;
                     for (size_t j = 0; j < nb; j += NR) {
                         size_t cols = nb - j < NR ? nb - j : NR;
                         __mmask16 m0 = lanes(cols), m1 = lanes(cols > 16 ? cols - 16 : 0);
                         float *cij = swap ? c + (jb + j) * ldc + ib + i : c + (ib + i) * ldc + jb + j;
-                        tile(kc, ap + i * kc, bp + j * kc, m0, m1, cij, ldc, rows, alpha, bt, swap);
-                        ahead_step(&next_a, a_runs);
-                        ahead_step(&next_b, b_runs);
+                        const char *fetch[2 * SHARE];
+                        size_t nf = ahead_take(&next_a, next_a.share < SHARE ? next_a.share : SHARE, fetch);
+                        nf += ahead_take(&next_b, next_b.share < SHARE ? next_b.share : SHARE, fetch + nf);
+                        tile(kc, ap + i * kc, bp + j * kc, m0, m1, cij, ldc, rows, alpha, bt, swap, fetch, nf);
+                        if (next_a.share > SHARE) ahead_take(&next_a, next_a.share - SHARE, NULL);
+                        if (next_b.share > SHARE) ahead_take(&next_b, next_b.share - SHARE, NULL);
                     }
                 }
             }
@@ -235,6 +306,18 @@ static double fill(size_t m, size_t n) {
 
 int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
              const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+    return ck_sgemm_typed(trans_a, trans_b, m, n, k, alpha, a, lda, CK_F32, b, ldb, CK_F32, beta, c, ldc);
+}
+
+int ck_sgemm_typed(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const void *a, size_t lda,
+                   int a_type, const void *b, size_t ldb, int b_type, float beta, float *c, size_t ldc) {
+    /* Stored weights are read a row of k at a time, Q8_0 in whole blocks. */
+    int a_ok = a_type == CK_F32 || (!trans_a && a_type >= CK_F16 && a_type <= CK_Q8_0);
+    int b_ok = b_type == CK_F32 || (trans_b && b_type >= CK_F16 && b_type <= CK_Q8_0);
+    if (!a_ok || !b_ok || ((a_type == CK_Q8_0 || b_type == CK_Q8_0) && k % 32) || (a_type == CK_Q8_0 && lda % 32) ||
+        (b_type == CK_Q8_0 && ldb % 32))
+        return -2;
+    operand oa = {a, lda, a_type}, ob = {b, ldb, b_type};
     if (k == 0) {
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
@@ -243,7 +326,6 @@ int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha
     /* A narrow C (attention's 40-wide heads) fills 32-column tiles poorly: then compute C^T =
      * op(B)^T op(A)^T. Each element takes the same products in the same order, so the value is
      * the same either way. */
-    if (fill(n, m) > 1.1 * fill(m, n))
-        return gemm(!trans_b, !trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, 1);
-    return gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0);
+    if (fill(n, m) > 1.1 * fill(m, n)) return gemm(!trans_b, !trans_a, n, m, k, alpha, &ob, &oa, beta, c, ldc, 1);
+    return gemm(trans_a, trans_b, m, n, k, alpha, &oa, &ob, beta, c, ldc, 0);
 }

@@ -1,3 +1,4 @@
+import CKernels
 import XCTest
 @testable import LDM
 
@@ -72,6 +73,64 @@ final class KernelTests: XCTestCase {
                 XCTFail("\(what): padding column \(j) of row \(i) written")
             } }
         } } } }
+    }
+
+    /// Weights read as stored (fp16, bf16, Q8_0, unaligned fp32), as A and as B^T, give
+    /// bitwise the products of the same weights converted to fp32 first, on one and two
+    /// threads; and WeightRows hands ck_sgemm the stored rows, OpenBLAS converted blocks.
+    func testGemmStoredWeights() throws {
+        try XCTSkipUnless(BLAS.ownKernel, "weights are read as stored only by ck_sgemm (AVX-512)")
+        let types: [(TensorType, Int)] = [(.f16, CK_F16), (.bf16, CK_BF16), (.q8_0, CK_Q8_0), (.f32, CK_F32)]
+        for (rows, k, other) in [(37, 96, 50), (300, 1280, 20), (14, 32, 33), (5, 64, 600)] {
+            let ld = k + 32
+            let x = try random([other, k])
+            for (type, ck) in types {
+                // Random stored bytes: a sane fp16 or bf16 per element, a Q8_0 block's fp16 scale then int8s.
+                let length = type.byteCount(rows * ld)! + 1
+                var bytes = [UInt8](repeating: 0, count: length)
+                for i in 0..<length { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+                bytes.withUnsafeMutableBytes { raw in
+                    let p = raw.baseAddress! + 1  // unaligned
+                    switch type {
+                    case .f16: for i in 0..<rows * ld { p.storeBytes(of: Float16(Float.random(in: -2...2, using: &rng)), toByteOffset: 2 * i, as: Float16.self) }
+                    case .bf16: for i in 0..<rows * ld { p.storeBytes(of: UInt16(Float.random(in: -2...2, using: &rng).bitPattern >> 16), toByteOffset: 2 * i, as: UInt16.self) }
+                    case .q8_0: for b in 0..<rows * ld / 32 { p.storeBytes(of: Float16(Float.random(in: 0.001...0.1, using: &rng)), toByteOffset: 34 * b, as: Float16.self) }
+                    default: for i in 0..<rows * ld { p.storeBytes(of: Float.random(in: -2...2, using: &rng), toByteOffset: 4 * i, as: Float.self) }
+                    }
+                }
+                try bytes.withUnsafeBytes { raw in
+                    let stored = WeightBlock(stored: raw.baseAddress! + 1, type: Int32(ck))
+                    let w = stored.converted(rows: rows, length: ld, ld: ld)
+                    try w.withUnsafeBufferPointer { wf in
+                        let floats = WeightBlock(wf.baseAddress!)
+                        for asA in [true, false] {
+                            let (m, n) = asA ? (rows, other) : (other, rows)
+                            var outs: [[UInt32]] = []
+                            for (weights, threads) in [(floats, 1), (stored, 1), (stored, 2)] {
+                                let c = try Tensor([m, n])
+                                if asA {
+                                    BLAS.gemm(transB: true, m: m, n: n, k: k, a: weights, lda: ld, b: x.data, ldb: k, c: c.data, ldc: n, threads: threads)
+                                } else {
+                                    BLAS.gemm(transB: true, m: m, n: n, k: k, a: x.data, lda: k, b: weights, ldb: ld, c: c.data, ldc: n, threads: threads)
+                                }
+                                outs.append(UnsafeBufferPointer(start: c.data, count: c.count).map(\.bitPattern))
+                            }
+                            let what = "\(type) \(rows)x\(k) as \(asA ? "A" : "B^T")"
+                            XCTAssertEqual(zip(outs[0], outs[1]).filter { $0 != $1 }.count, 0, "\(what): elements differing from fp32 weights")
+                            XCTAssertEqual(zip(outs[1], outs[2]).filter { $0 != $1 }.count, 0, "\(what): elements differing on 2 threads")
+                        }
+                    }
+                    // A product sees the stored rows on ck_sgemm, converted blocks on OpenBLAS.
+                    let held = try Tensor([rows, ld])
+                    w.withUnsafeBufferPointer { held.data.update(from: $0.baseAddress!, count: rows * ld) }
+                    let weightRows = WeightRows(rows: rows, rowLength: ld, stored: stored) { first, _ in UnsafePointer(held.data + first * ld) }
+                    try weightRows.forEachBlock { _, _, block in XCTAssertEqual(block.type, Int32(ck)) }
+                    BLAS.ownKernel = false
+                    defer { BLAS.ownKernel = true }
+                    try weightRows.forEachBlock { _, _, block in XCTAssertNil(block.type) }
+                }
+            }
+        }
     }
 
     func testConv2d() throws {

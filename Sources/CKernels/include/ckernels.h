@@ -10,7 +10,7 @@
 /* 1 when the AVX2+FMA paths run on this CPU. */
 int ck_has_avx2(void);
 
-/* 1 when ck_sgemm's AVX-512 path runs on this CPU. */
+/* 1 when ck_sgemm's AVX-512 path runs on this CPU (AVX-512 F, BW and VL, F16C). */
 int ck_has_avx512(void);
 
 /* Row-major C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C, op = transpose when
@@ -18,6 +18,17 @@ int ck_has_avx512(void);
  * of m and n, so products may be cut anywhere. Returns -1 (C untouched) when out of memory. */
 int ck_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
              const float *b, size_t ldb, float beta, float *c, size_t ldc);
+
+/* Types of stored GEMM operands. */
+enum { CK_F32, CK_F16, CK_BF16, CK_Q8_0 };
+
+/* ck_sgemm with A and B as stored (lda and ldb in elements): weights in another type than fp32
+ * must have k contiguous (A not transposed, B transposed) and are converted while packed,
+ * exactly as ck_f16_to_f32 and ck_q8_0_to_f32 convert (bf16: the top half of an fp32); Q8_0
+ * needs k and its ld to be multiples of 32. Returns -2 (C untouched) for an operand it
+ * cannot read, -1 when out of memory. */
+int ck_sgemm_typed(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const void *a, size_t lda,
+                   int a_type, const void *b, size_t ldb, int b_type, float beta, float *c, size_t ldc);
 
 /* Softmax of each of `rows` rows of `cols` floats, `ld` apart, in place (max subtracted). */
 void ck_softmax_rows(float *s, size_t rows, size_t cols, size_t ld);

@@ -41,7 +41,7 @@ public enum BLAS {
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, threads: Int) {
         if ownKernel {
-            ownGemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+            ownGemm(transA: transA, transB: transB, m: m, n: n, k: k, a: WeightBlock(a), lda: lda, b: WeightBlock(b), ldb: ldb,
                     beta: beta, c: c, ldc: ldc, alpha: alpha, threads: threads)
             return
         }
@@ -70,22 +70,56 @@ public enum BLAS {
         }
     }
 
+    /// C = W op(B) + beta * C with a weight block as A (rows of k).
+    static func gemm(transB: Bool = false, m: Int, n: Int, k: Int, a: WeightBlock, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+        if let w = a.floats {
+            return gemm(transB: transB, m: m, n: n, k: k, a: w, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: threads)
+        }
+        ownGemm(transA: false, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: WeightBlock(b), ldb: ldb,
+                beta: beta, c: c, ldc: ldc, alpha: 1, threads: threads)
+    }
+
+    /// C = op(A) W^T + beta * C with a weight block as B (rows of k, so transB).
+    static func gemm(transA: Bool = false, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: WeightBlock,
+                     ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+        precondition(transB, "weights are rows of k")
+        if let w = b.floats {
+            return gemm(transA: transA, transB: true, m: m, n: n, k: k, a: a, lda: lda, b: w, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                        threads: threads)
+        }
+        ownGemm(transA: transA, transB: true, m: m, n: n, k: k, a: WeightBlock(a), lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc, alpha: 1, threads: threads)
+    }
+
     /// Whether products run on ck_sgemm: where the CPU has AVX-512 (tests switch it off to
     /// check the OpenBLAS path too).
     public internal(set) static var ownKernel = ck_has_avx512() != 0
 
     /// Cut in `threads` parts along the longer side, in whole micro-tiles (14 rows, 32 columns).
-    static func ownGemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-                        b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+    /// Stored weights (A not transposed, B transposed) are read as stored.
+    static func ownGemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: WeightBlock, lda: Int,
+                        b: WeightBlock, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
                         alpha: Float, threads: Int) {
         func call(_ i: Range<Int>, _ j: Range<Int>) {
-            let ai = transA ? a + i.lowerBound : a + i.lowerBound * lda
-            let bj = transB ? b + j.lowerBound * ldb : b + j.lowerBound
+            // A transposed or B not is fp32 (ck_sgemm_typed refuses stored weights there).
+            let ai = transA ? WeightBlock(a.floats! + i.lowerBound) : a.from(row: i.lowerBound, ld: lda)
+            let bj = transB ? b.from(row: j.lowerBound, ld: ldb) : WeightBlock(b.floats! + j.lowerBound)
             let cij = c + i.lowerBound * ldc + j.lowerBound
-            if ck_sgemm(transA ? 1 : 0, transB ? 1 : 0, i.count, j.count, k, alpha, ai, lda, bj, ldb, beta, cij, ldc) != 0 {
-                // Out of memory for the packing buffers (0.75 MB): OpenBLAS needs none, but its
-                // results may differ in the last bits.
-                openblas(transA, transB, i.count, j.count, k, alpha, ai, lda, bj, ldb, beta, cij, ldc)
+            let status = ck_sgemm_typed(transA ? 1 : 0, transB ? 1 : 0, i.count, j.count, k, alpha, ai.base, lda, ai.ckType,
+                                        bj.base, ldb, bj.ckType, beta, cij, ldc)
+            precondition(status != -2, "ck_sgemm_typed cannot read a \(ai.ckType)/\(bj.ckType) product")
+            guard status != 0, !i.isEmpty, !j.isEmpty else { return }
+            // Out of memory for the packing buffers (0.75 MB): OpenBLAS needs none (stored
+            // weights are converted for it), but its results may differ in the last bits.
+            func fp32(_ x: WeightBlock, rows: Int, ld: Int, _ body: (UnsafePointer<Float>, Int) -> Void) {
+                if let f = x.floats { return body(f, ld) }
+                x.converted(rows: rows, length: k, ld: ld).withUnsafeBufferPointer { body($0.baseAddress!, k) }
+            }
+            fp32(ai, rows: i.count, ld: lda) { fa, la in
+                fp32(bj, rows: j.count, ld: ldb) { fb, lb in
+                    openblas(transA, transB, i.count, j.count, k, alpha, fa, la, fb, lb, beta, cij, ldc)
+                }
             }
         }
         let alongM = m >= n

@@ -1,12 +1,17 @@
+import CKernels
+
 /// A weight matrix W [rows, rowLength] (one output channel or feature per row) that kernels
-/// read a block of rows at a time: in place when it is stored as fp32, otherwise converted
-/// just before the products that use the block. A quantized layer then never has a whole fp32
-/// copy (SD's largest would be 59 MB).
+/// read a block of rows at a time: in place when it is stored as fp32; otherwise, for products,
+/// as stored where ck_sgemm runs (it converts rows as it packs them), else converted just
+/// before the products that use the block. A quantized layer then never has a whole fp32 copy
+/// (SD's largest would be 59 MB).
 public struct WeightRows {
     public let rows: Int
     public let rowLength: Int
     /// Stored as fp32: every block is a view, so one block of all rows costs nothing.
     let inPlace: Bool
+    /// The rows as stored, where that is not aligned fp32.
+    let stored: WeightBlock?
     private let fetch: (Int, Int) throws -> UnsafePointer<Float>
 
     /// Floats of one converted block when a kernel has no block size of its own (32 MB: SD's
@@ -18,6 +23,7 @@ public struct WeightRows {
         self.rows = rows
         self.rowLength = rowLength
         inPlace = true
+        stored = nil
         fetch = { first, _ in w + first * rowLength }
     }
 
@@ -26,12 +32,13 @@ public struct WeightRows {
         self.init(t.data, rows: t.shape.first ?? 1, rowLength: t.itemCount)
     }
 
-    /// Weights whose `convert(first, count)` gives rows first ..< first+count as fp32, valid
-    /// until the next call.
-    init(rows: Int, rowLength: Int, convert: @escaping (Int, Int) throws -> UnsafePointer<Float>) {
+    /// Weights stored as `stored` (if given), whose `convert(first, count)` gives rows first ..< first+count
+    /// as fp32, valid until the next call.
+    init(rows: Int, rowLength: Int, stored: WeightBlock? = nil, convert: @escaping (Int, Int) throws -> UnsafePointer<Float>) {
         self.rows = rows
         self.rowLength = rowLength
         inPlace = false
+        self.stored = stored
         fetch = convert
     }
 
@@ -41,18 +48,78 @@ public struct WeightRows {
         return try fetch(first, count)
     }
 
-    /// Calls `body(first, count, rows)` for consecutive blocks covering all rows: one block
-    /// when the weights are read in place, else blocks of at most `blockBudget` floats, whole
-    /// multiples of 256 rows where they can be, so the GEMM tiles of each (64 rows, or 256
-    /// columns or more) share out evenly over threads.
-    func forEachBlock(_ body: (Int, Int, UnsafePointer<Float>) throws -> Void) throws {
+    /// Calls `body(first, count, rows)` for consecutive blocks covering all rows, for products:
+    /// one block when the weights are read in place or as stored, else converted blocks of at
+    /// most `blockBudget` floats, whole multiples of 256 rows where they can be, so the GEMM
+    /// tiles of each (64 rows, or 256 columns or more) share out evenly over threads.
+    func forEachBlock(_ body: (Int, Int, WeightBlock) throws -> Void) throws {
+        if let stored, BLAS.ownKernel { return try body(0, rows, stored) }
         let fit = max(1, Self.blockBudget / max(rowLength, 1))
         let step = inPlace || fit >= rows ? rows : fit >= 256 ? fit / 256 * 256 : fit >= 64 ? fit / 64 * 64 : fit
         var first = 0
         while first < rows {
             let count = min(step, rows - first)
-            try body(first, count, try block(first, count))
+            try body(first, count, WeightBlock(try block(first, count)))
             first += count
         }
+    }
+}
+
+/// Rows of a weight as a product reads them: fp32 floats, or rows as stored (fp16, bf16, Q8_0,
+/// unaligned fp32) that only ck_sgemm reads, converting them as it packs (BLAS.gemm's weight
+/// operands).
+public struct WeightBlock {
+    let base: UnsafeRawPointer
+    /// The stored type (CK_F16 ...), or nil for aligned fp32 floats.
+    let type: Int32?
+
+    init(_ floats: UnsafePointer<Float>) {
+        base = UnsafeRawPointer(floats)
+        type = nil
+    }
+
+    init(stored base: UnsafeRawPointer, type: Int32) {
+        self.base = base
+        self.type = type
+    }
+
+    /// The rows as fp32 floats, when they are held so.
+    var floats: UnsafePointer<Float>? { type == nil ? base.assumingMemoryBound(to: Float.self) : nil }
+
+    /// What ck_sgemm_typed is told the rows are.
+    var ckType: Int32 { type ?? Int32(CK_F32) }
+
+    /// The bytes of `n` elements of a row (for Q8_0 a multiple of 32).
+    func bytes(_ n: Int) -> Int {
+        switch type.map(Int.init) {
+        case CK_Q8_0: return n / TensorType.q8Block * TensorType.q8BlockBytes
+        case CK_F16, CK_BF16: return 2 * n
+        default: return 4 * n
+        }
+    }
+
+    /// The block from row `row` on, rows `ld` elements apart.
+    func from(row: Int, ld: Int) -> WeightBlock { WeightBlock(base: base + row * bytes(ld), type: type) }
+
+    private init(base: UnsafeRawPointer, type: Int32?) {
+        self.base = base
+        self.type = type
+    }
+
+    /// `rows` rows of `length` elements, `ld` apart, as fp32 (for a fallback path).
+    func converted(rows: Int, length: Int, ld: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * length)
+        out.withUnsafeMutableBufferPointer { o in
+            for r in 0..<rows {
+                let src = base + r * bytes(ld), dst = o.baseAddress! + r * length
+                switch type.map(Int.init) {
+                case CK_Q8_0: Convert.q8_0(src, length, dst)
+                case CK_F16: Convert.f16(src, length, dst)
+                case CK_BF16: Convert.bf16(src, length, dst)
+                default: UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: 4 * length)
+                }
+            }
+        }
+        return out
     }
 }

@@ -91,9 +91,13 @@ enum Winograd {
                     parallelChunks(c, threads: ws.threads) { worker, r in
                         v.input(x.data, c, h, w, r.lowerBound, r.count, q0, nq, vt, rows + worker * perThread, mapPtr)
                     }
-                    for p in 0..<e {
-                        BLAS.gemm(m: nk, n: nq, k: c, a: u + p * nk * c, lda: c, b: vt + p * c * nq, ldb: nq,
-                                  c: m + p * nk * nq, ldc: nq, threads: ws.threads)
+                    // Planes outnumber threads: each plane's product whole on one thread packs
+                    // its filters once, in one parallel region for all planes.
+                    parallelRanges(e, threads: ws.threads) { ps in
+                        for p in ps {
+                            BLAS.gemm(m: nk, n: nq, k: c, a: u + p * nk * c, lda: c, b: vt + p * c * nq, ldb: nq,
+                                      c: m + p * nk * nq, ldc: nq, threads: 1)
+                        }
                     }
                     parallelChunks(nk, threads: ws.threads) { worker, r in
                         v.output(m, k, h, w, k0, nk, k0 + r.lowerBound, r.count, q0, nq, biasPtr, y.data, rows + worker * perThread,

@@ -1,3 +1,5 @@
+import CKernels
+
 /// One weight as stored in a mapped file: its shape, type and bytes, used in place.
 public struct WeightTensor {
     public let name: String
@@ -76,14 +78,22 @@ public struct WeightTensor {
     }
 
     /// The tensor as a matrix of shape[0] rows that kernels read in blocks: in place when
-    /// stored as aligned F32, otherwise each block converted into the workspace's weight slot.
+    /// stored as aligned F32, otherwise as stored (for ck_sgemm) or each block converted into
+    /// the workspace's weight slot.
     public func rows(_ ws: Workspace) throws -> WeightRows {
         let rows = shape.first ?? 1, length = rows > 0 ? count / rows : 0
         if type == .f32, Int(bitPattern: bytes) % 4 == 0 {
             return WeightRows(bytes.assumingMemoryBound(to: Float.self), rows: rows, rowLength: length)
         }
         try requireUsable()
-        return WeightRows(rows: rows, rowLength: length) { first, n in
+        let ck: Int
+        switch type {
+        case .f16: ck = CK_F16
+        case .bf16: ck = CK_BF16
+        case .q8_0: ck = CK_Q8_0
+        default: ck = CK_F32
+        }
+        return WeightRows(rows: rows, rowLength: length, stored: WeightBlock(stored: bytes, type: Int32(ck))) { first, n in
             let dst = try ws.scratch.floats(.weight, n * length)
             try decode(first * length, n * length, into: dst, threads: ws.threads)
             return UnsafePointer(dst)
