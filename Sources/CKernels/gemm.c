@@ -1,11 +1,13 @@
 /* Single-precision GEMM with AVX-512 for CPUs that have it (Debian's OpenBLAS 0.3.21 runs its
- * 256-bit Haswell kernels on Zen 4 and later).
+ * 256-bit Haswell kernels on Zen 4 and later, and its SSE3 Prescott ones on Intel CPUs newer
+ * than it).
  *
  * C is row-major, so a micro-tile is MR rows of NR = 32 columns: two vectors per row, one
  * broadcast element of A per row and k step. A is packed MR rows at a time and B NR columns at
- * a time, both k-major, transposing in registers where the layout asks. k runs in blocks of KC;
- * within a block each element of C is one running FMA sum, so its value does not depend on
- * where m or n are cut. */
+ * a time, both k-major, transposing in registers where the layout asks; weights stored as
+ * fp16, bf16 or Q8_0 are converted on the way, so no fp32 copy of them is written. k runs in
+ * blocks of KC; within a block each element of C is one running FMA sum, so its value does not
+ * depend on where m or n are cut. */
 #include "ckernels.h"
 
 #include <cpuid.h>
@@ -142,7 +144,7 @@ AVX512 static void pack_b(const operand *b, int trans, size_t n, size_t j0, size
 }
 
 /* A block of op(X) (rows i0.., columns p0..; X stored transposed when `trans`) as the runs of
- * floats it occupies, prefetched into L2 while the block before it computes: packing then
+ * bytes it occupies, prefetched into L2 while the block before it computes: packing then
  * finds it there instead of waiting on memory (weights are streamed once per call). Each tile
  * takes its share of lines and spreads them over its k steps: a burst of prefetches would
  * hold the L1 miss buffers that the tile's own loads need. */
@@ -186,9 +188,9 @@ static size_t ahead_take(ahead *h, size_t count, const char **to) {
 }
 
 /* The MR x NR tile: acc = sum_p ap[p, :] x bp[p, :], prefetching the `nf` lines `fetch`
- * evenly on the way; then c = alpha * acc + beta * c for its
- * first `rows` rows, the columns in (m0, m1), or with `swap` the same into c^T (tile row i is
- * column i of c). beta == 0 never reads c. */
+ * evenly on the way; then c = alpha * acc + beta * c for its first `rows` rows, the columns in
+ * (m0, m1), or with `swap` the same into c^T (tile row i is column i of c). beta == 0 never
+ * reads c. */
 AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m0, __mmask16 m1, float *c, size_t ldc,
                         size_t rows, float alpha, float beta, int swap, const char *const *fetch, size_t nf) {
     __m512 acc[MR][2];

@@ -4,7 +4,9 @@ import CKernels
 /// The one door to matrix products. Matrices are row-major.
 ///
 /// On CPUs with AVX-512 our own kernel (ck_sgemm) runs: Debian's OpenBLAS 0.3.21 uses only its
-/// 256-bit kernels on recent ones. Elsewhere OpenBLAS does.
+/// 256-bit kernels on recent AMD ones and its SSE3 ones on recent Intel ones. It also reads
+/// weights as stored (fp16, bf16, Q8_0), converting them as it packs. Elsewhere OpenBLAS runs,
+/// on weights converted a block at a time.
 ///
 /// Either way results are bitwise the same for any thread count. OpenBLAS's own threading
 /// changes results with the thread count (its partitions move), so it always runs

@@ -32,8 +32,8 @@ public struct WeightRows {
         self.init(t.data, rows: t.shape.first ?? 1, rowLength: t.itemCount)
     }
 
-    /// Weights stored as `stored` (if given), whose `convert(first, count)` gives rows first ..< first+count
-    /// as fp32, valid until the next call.
+    /// Weights stored as `stored` (if given), whose `convert(first, count)` gives rows
+    /// first ..< first+count as fp32, valid until the next call.
     init(rows: Int, rowLength: Int, stored: WeightBlock? = nil, convert: @escaping (Int, Int) throws -> UnsafePointer<Float>) {
         self.rows = rows
         self.rowLength = rowLength
@@ -68,7 +68,7 @@ public struct WeightRows {
 /// Rows of a weight as a product reads them: fp32 floats, or rows as stored (fp16, bf16, Q8_0,
 /// unaligned fp32) that only ck_sgemm reads, converting them as it packs (BLAS.gemm's weight
 /// operands).
-public struct WeightBlock {
+struct WeightBlock {
     let base: UnsafeRawPointer
     /// The stored type (CK_F16 ...), or nil for aligned fp32 floats.
     let type: Int32?
