@@ -1,4 +1,3 @@
-import CKernels
 import XCTest
 @testable import LDM
 
@@ -80,11 +79,11 @@ final class KernelTests: XCTestCase {
     /// threads; and WeightRows hands ck_sgemm the stored rows, OpenBLAS converted blocks.
     func testGemmStoredWeights() throws {
         try XCTSkipUnless(BLAS.ownKernel, "weights are read as stored only by ck_sgemm (AVX-512)")
-        let types: [(TensorType, Int)] = [(.f16, CK_F16), (.bf16, CK_BF16), (.q8_0, CK_Q8_0), (.f32, CK_F32)]
+        let types: [TensorType] = [.f16, .bf16, .q8_0, .f32]
         for (rows, k, other) in [(37, 96, 50), (300, 1280, 20), (14, 32, 33), (5, 64, 600)] {
             let ld = k + 32
             let x = try random([other, k])
-            for (type, ck) in types {
+            for type in types {
                 // Random stored bytes: a sane fp16 or bf16 per element, a Q8_0 block's fp16 scale then int8s.
                 let length = type.byteCount(rows * ld)! + 1
                 var bytes = [UInt8](repeating: 0, count: length)
@@ -99,7 +98,7 @@ final class KernelTests: XCTestCase {
                     }
                 }
                 try bytes.withUnsafeBytes { raw in
-                    let stored = WeightBlock(stored: raw.baseAddress! + 1, type: Int32(ck))
+                    let stored = WeightBlock(stored: raw.baseAddress! + 1, type: type)
                     let w = stored.converted(rows: rows, length: ld, ld: ld)
                     try w.withUnsafeBufferPointer { wf in
                         let floats = WeightBlock(wf.baseAddress!)
@@ -124,7 +123,7 @@ final class KernelTests: XCTestCase {
                     let held = try Tensor([rows, ld])
                     w.withUnsafeBufferPointer { held.data.update(from: $0.baseAddress!, count: rows * ld) }
                     let weightRows = WeightRows(rows: rows, rowLength: ld, stored: stored) { first, _ in UnsafePointer(held.data + first * ld) }
-                    try weightRows.forEachBlock { _, _, block in XCTAssertEqual(block.type, Int32(ck)) }
+                    try weightRows.forEachBlock { _, _, block in XCTAssertEqual(block.type, type) }
                     BLAS.ownKernel = false
                     defer { BLAS.ownKernel = true }
                     try weightRows.forEachBlock { _, _, block in XCTAssertNil(block.type) }

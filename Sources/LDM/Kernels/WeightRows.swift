@@ -70,15 +70,15 @@ public struct WeightRows {
 /// operands).
 struct WeightBlock {
     let base: UnsafeRawPointer
-    /// The stored type (CK_F16 ...), or nil for aligned fp32 floats.
-    let type: Int32?
+    /// How the rows are stored, or nil for aligned fp32 floats.
+    let type: TensorType?
 
     init(_ floats: UnsafePointer<Float>) {
         base = UnsafeRawPointer(floats)
         type = nil
     }
 
-    init(stored base: UnsafeRawPointer, type: Int32) {
+    init(stored base: UnsafeRawPointer, type: TensorType) {
         self.base = base
         self.type = type
     }
@@ -86,39 +86,29 @@ struct WeightBlock {
     /// The rows as fp32 floats, when they are held so.
     var floats: UnsafePointer<Float>? { type == nil ? base.assumingMemoryBound(to: Float.self) : nil }
 
-    /// What ck_sgemm_typed is told the rows are.
-    var ckType: Int32 { type ?? Int32(CK_F32) }
-
-    /// The bytes of `n` elements of a row (for Q8_0 a multiple of 32).
-    func bytes(_ n: Int) -> Int {
-        switch type.map(Int.init) {
-        case CK_Q8_0: return n / TensorType.q8Block * TensorType.q8BlockBytes
-        case CK_F16, CK_BF16: return 2 * n
-        default: return 4 * n
+    /// What ck_sgemm_typed is told the rows are (-1, refused, for a type no layer can use).
+    var ckType: Int32 {
+        switch type {
+        case nil, .f32: return Int32(CK_F32)
+        case .f16: return Int32(CK_F16)
+        case .bf16: return Int32(CK_BF16)
+        case .q8_0: return Int32(CK_Q8_0)
+        case .other: return -1
         }
     }
 
-    /// The block from row `row` on, rows `ld` elements apart.
-    func from(row: Int, ld: Int) -> WeightBlock { WeightBlock(base: base + row * bytes(ld), type: type) }
-
-    private init(base: UnsafeRawPointer, type: Int32?) {
-        self.base = base
-        self.type = type
+    /// The block from row `row` on, rows `ld` elements apart (for Q8_0 a multiple of 32).
+    func from(row: Int, ld: Int) -> WeightBlock {
+        let next = base + row * ((type ?? .f32).byteCount(ld) ?? 0)
+        return type.map { WeightBlock(stored: next, type: $0) } ?? WeightBlock(next.assumingMemoryBound(to: Float.self))
     }
 
     /// `rows` rows of `length` elements, `ld` apart, as fp32 (for a fallback path).
     func converted(rows: Int, length: Int, ld: Int) -> [Float] {
+        let type = type ?? .f32, stride = type.byteCount(ld) ?? 0
         var out = [Float](repeating: 0, count: rows * length)
         out.withUnsafeMutableBufferPointer { o in
-            for r in 0..<rows {
-                let src = base + r * bytes(ld), dst = o.baseAddress! + r * length
-                switch type.map(Int.init) {
-                case CK_Q8_0: Convert.q8_0(src, length, dst)
-                case CK_F16: Convert.f16(src, length, dst)
-                case CK_BF16: Convert.bf16(src, length, dst)
-                default: UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: 4 * length)
-                }
-            }
+            for r in 0..<rows { _ = Convert.any(type, base + r * stride, length, o.baseAddress! + r * length) }
         }
         return out
     }

@@ -19,4 +19,17 @@ enum Convert {
     static func q8_0(_ src: UnsafeRawPointer, _ n: Int, _ dst: UnsafeMutablePointer<Float>) {
         ck_q8_0_to_f32(src, n / TensorType.q8Block, dst)
     }
+
+    /// `n` elements stored as `type` from `src` on (for Q8_0 whole blocks); false for a type
+    /// no layer can use.
+    static func any(_ type: TensorType, _ src: UnsafeRawPointer, _ n: Int, _ dst: UnsafeMutablePointer<Float>) -> Bool {
+        switch type {
+        case .f32: UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: 4 * n)
+        case .f16: f16(src, n, dst)
+        case .bf16: bf16(src, n, dst)
+        case .q8_0: q8_0(src, n, dst)
+        case .other: return false
+        }
+        return true
+    }
 }

@@ -1,5 +1,3 @@
-import CKernels
-
 /// One weight as stored in a mapped file: its shape, type and bytes, used in place.
 public struct WeightTensor {
     public let name: String
@@ -53,15 +51,9 @@ public struct WeightTensor {
     /// Converts elements `start ..< start+n` to fp32. For Q8_0 both must be multiples of 32.
     public func decode(_ start: Int, _ n: Int, into dst: UnsafeMutablePointer<Float>) throws {
         precondition(start >= 0 && n >= 0 && start + n <= count)
-        switch type {
-        case .f32: UnsafeMutableRawPointer(dst).copyMemory(from: bytes + 4 * start, byteCount: 4 * n)
-        case .f16: Convert.f16(bytes + 2 * start, n, dst)
-        case .bf16: Convert.bf16(bytes + 2 * start, n, dst)
-        case .q8_0:
-            precondition(start % TensorType.q8Block == 0 && n % TensorType.q8Block == 0)
-            Convert.q8_0(bytes + start / TensorType.q8Block * TensorType.q8BlockBytes, n, dst)
-        case .other: try requireUsable()
-        }
+        if case .q8_0 = type { precondition(start % TensorType.q8Block == 0 && n % TensorType.q8Block == 0) }
+        try requireUsable()
+        _ = Convert.any(type, bytes + type.byteCount(start)!, n, dst)
     }
 
     func requireUsable() throws {
@@ -86,14 +78,7 @@ public struct WeightTensor {
             return WeightRows(bytes.assumingMemoryBound(to: Float.self), rows: rows, rowLength: length)
         }
         try requireUsable()
-        let ck: Int
-        switch type {
-        case .f16: ck = CK_F16
-        case .bf16: ck = CK_BF16
-        case .q8_0: ck = CK_Q8_0
-        default: ck = CK_F32
-        }
-        return WeightRows(rows: rows, rowLength: length, stored: WeightBlock(stored: bytes, type: Int32(ck))) { first, n in
+        return WeightRows(rows: rows, rowLength: length, stored: WeightBlock(stored: bytes, type: type)) { first, n in
             let dst = try ws.scratch.floats(.weight, n * length)
             try decode(first * length, n * length, into: dst, threads: ws.threads)
             return UnsafePointer(dst)
