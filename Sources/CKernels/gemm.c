@@ -250,12 +250,16 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
     }
 }
 
-/* C = alpha op(A) op(B) + beta C, or with `swap` C^T = ... (c is then n x m). */
+/* Where the panel of rows i0.. for k block p0 lies in a whole packed A of m rows. */
+static size_t packed_at(size_t m, size_t i0, size_t p0, size_t kc) { return p0 * ((m + MR - 1) / MR * MR) + i0 * kc; }
+
+/* C = alpha op(A) op(B) + beta C, or with `swap` C^T = ... (c is then n x m). With `packed`,
+ * op(A) comes packed whole (ck_pack_a) and `a` is not read. */
 AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const operand *a,
-                       const operand *b, float beta, float *c, size_t ldc, int swap) {
-    float *ap = aligned_alloc(64, sizeof(float) * MB * KC);
+                       const float *packed, const operand *b, float beta, float *c, size_t ldc, int swap) {
+    float *ap = packed ? NULL : aligned_alloc(64, sizeof(float) * MB * KC);
     float *bp = aligned_alloc(64, sizeof(float) * KC * NB);
-    if (!ap || !bp) {
+    if ((!packed && !ap) || !bp) {
         free(ap);
         free(bp);
         return -1;
@@ -263,7 +267,7 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
     /* B's block is packed once per k block, A's once more for each further NB columns. The
      * blocks go p0 -> jb -> ib; the next of each is fetched ahead. */
     const ahead none = {0};
-    int fetch_a = trans_a ? streamed(a, k, m) : streamed(a, m, k), fetch_b = trans_b ? streamed(b, n, k) : streamed(b, k, n);
+    int fetch_a = !packed && (trans_a ? streamed(a, k, m) : streamed(a, m, k)), fetch_b = trans_b ? streamed(b, n, k) : streamed(b, k, n);
     size_t tiles_m = (m + MR - 1) / MR;
     for (size_t p0 = 0; p0 < k; p0 += KC) {
         size_t kc = k - p0 < KC ? k - p0 : KC;
@@ -275,7 +279,9 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
             ahead next_b = fetch_b && pn < k ? ahead_of(b, trans_b, pn, kn, jn, n - jn < NB ? n - jn : NB, tiles_m * tiles_n) : none;
             for (size_t ib = 0; ib < m; ib += MB) {
                 size_t mb = m - ib < MB ? m - ib : MB;
-                for (size_t i = 0; i < mb; i += MR) pack_a(a, trans_a, m, ib + i, p0, kc, ap + i * kc);
+                const float *ab = packed ? packed + packed_at(m, ib, p0, kc) : ap;
+                if (!packed)
+                    for (size_t i = 0; i < mb; i += MR) pack_a(a, trans_a, m, ib + i, p0, kc, ap + i * kc);
                 size_t in = ib + MB < m ? ib + MB : 0, pa = in || jn ? p0 : p0 + KC, ka = k - pa < KC ? k - pa : KC;
                 size_t tiles = (mb + MR - 1) / MR * tiles_n;
                 ahead next_a = fetch_a && pa < k ? ahead_of(a, trans_a, in, m - in < MB ? m - in : MB, pa, ka, tiles) : none;
@@ -288,7 +294,7 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
                         const char *fetch[2 * SHARE];
                         size_t nf = ahead_take(&next_a, next_a.share < SHARE ? next_a.share : SHARE, fetch);
                         nf += ahead_take(&next_b, next_b.share < SHARE ? next_b.share : SHARE, fetch + nf);
-                        tile(kc, ap + i * kc, bp + j * kc, m0, m1, cij, ldc, rows, alpha, bt, swap, fetch, nf);
+                        tile(kc, ab + i * kc, bp + j * kc, m0, m1, cij, ldc, rows, alpha, bt, swap, fetch, nf);
                         if (next_a.share > SHARE) ahead_take(&next_a, next_a.share - SHARE, NULL);
                         if (next_b.share > SHARE) ahead_take(&next_b, next_b.share - SHARE, NULL);
                     }
@@ -328,6 +334,23 @@ int ck_sgemm_typed(int trans_a, int trans_b, size_t m, size_t n, size_t k, float
     /* A narrow C (attention's 40-wide heads) fills 32-column tiles poorly: then compute C^T =
      * op(B)^T op(A)^T. Each element takes the same products in the same order, so the value is
      * the same either way. */
-    if (fill(n, m) > 1.1 * fill(m, n)) return gemm(!trans_b, !trans_a, n, m, k, alpha, &ob, &oa, beta, c, ldc, 1);
-    return gemm(trans_a, trans_b, m, n, k, alpha, &oa, &ob, beta, c, ldc, 0);
+    if (fill(n, m) > 1.1 * fill(m, n)) return gemm(!trans_b, !trans_a, n, m, k, alpha, &ob, NULL, &oa, beta, c, ldc, 1);
+    return gemm(trans_a, trans_b, m, n, k, alpha, &oa, NULL, &ob, beta, c, ldc, 0);
+}
+
+size_t ck_packed_a_floats(size_t m, size_t k) { return (m + MR - 1) / MR * MR * k; }
+
+void ck_pack_a(int trans_a, size_t m, size_t k, const float *a, size_t lda, float *dst) {
+    operand oa = {(const char *)a, lda, CK_F32};
+    for (size_t p0 = 0; p0 < k; p0 += KC) {
+        size_t kc = k - p0 < KC ? k - p0 : KC;
+        for (size_t i = 0; i < m; i += MR) pack_a(&oa, trans_a, m, i, p0, kc, dst + packed_at(m, i, p0, kc));
+    }
+}
+
+int ck_sgemm_packed(const float *packed, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *b, size_t ldb,
+                    float beta, float *c, size_t ldc, int swap) {
+    operand ob = {(const char *)b, ldb, CK_F32};
+    if (k == 0) return ck_sgemm(0, 0, swap ? n : m, swap ? m : n, 0, alpha, NULL, 0, NULL, 0, beta, c, ldc);
+    return gemm(0, trans_b, m, n, k, alpha, NULL, packed, &ob, beta, c, ldc, swap);
 }

@@ -30,6 +30,16 @@ enum { CK_F32, CK_F16, CK_BF16, CK_Q8_0 };
 int ck_sgemm_typed(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const void *a, size_t lda,
                    int a_type, const void *b, size_t ldb, int b_type, float beta, float *c, size_t ldc);
 
+/* A whole op(A) [m, k] (fp32) packed as ck_sgemm packs it, for products that reuse it:
+ * ck_packed_a_floats(m, k) floats at dst. */
+size_t ck_packed_a_floats(size_t m, size_t k);
+void ck_pack_a(int trans_a, size_t m, size_t k, const float *a, size_t lda, float *dst);
+
+/* ck_sgemm with A packed by ck_pack_a, into C^T (n x m, rows ldc apart) when `swap`; the
+ * values are ck_sgemm's when it computes the same orientation. */
+int ck_sgemm_packed(const float *packed, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *b, size_t ldb,
+                    float beta, float *c, size_t ldc, int swap);
+
 /* Softmax of each of `rows` rows of `cols` floats, `ld` apart, in place (max subtracted). */
 void ck_softmax_rows(float *s, size_t rows, size_t cols, size_t ld);
 

@@ -17,6 +17,11 @@ public struct AttnMatrix {
 /// Query rows whose scores fit a core's L2 cache next to the keys.
 func attentionBlock(tq: Int, tk: Int) -> Int { max(8, min(tq, (1 << 18) / max(tk, 1))) }
 
+/// Floats per worker for one head's keys and values packed whole (4 MB): enough for the
+/// UNet's heads; the autoencoder's single wide head packs them per query block instead.
+/// (Tests set it to 0 to compare both ways.)
+var packedHeadBudget = 1 << 20
+
 /// out = softmax(scale * Q K^T) V for `heads` heads; head h's q, k and v start `headStride`
 /// floats after head 0's, its output `outHeadStride` floats (the same unless given). Work is split into (head, query block)
 /// items, each a single-threaded GEMM, softmax and GEMM whose score block stays in cache, so
@@ -29,25 +34,45 @@ public func attention(q: AttnMatrix, k: AttnMatrix, v: AttnMatrix, out: UnsafeMu
     let items = heads * blocks
     let workers = min(ws.threads, items)
     let scores = try ws.scratch.floats(.scores, workers * block * tk)
+    // On ck_sgemm, K and V^T are packed once per head rather than once per query block: a
+    // worker's items are consecutive, so it meets each of its heads' blocks in a row.
+    let packedK = ck_packed_a_floats(tk, d), packedHead = packedK + ck_packed_a_floats(d, tk)
+    let packs = BLAS.ownKernel && packedHead <= packedHeadBudget ? try ws.scratch.floats(.packed, workers * packedHead) : nil
     parallelChunks(items, threads: workers) { worker, range in
         let s = scores + worker * block * tk
+        var packedFor = -1
         for item in range {
             let h = item / blocks, i0 = (item % blocks) * block, bq = min(block, tq - i0)
             let off = h * headStride
             let qb = q.base + off, kb = k.base + off, vb = v.base + off, ob = out + h * (outHeadStride ?? headStride)
+            let qi = q.channelMajor ? qb + i0 : qb + i0 * q.ld, oi = outChannelMajor ? ob + i0 : ob + i0 * outLd
+            if let packs {
+                let pk = packs + worker * packedHead, pv = pk + packedK
+                if packedFor != h {
+                    ck_pack_a(k.channelMajor ? 1 : 0, tk, d, kb, k.ld, pk)
+                    ck_pack_a(v.channelMajor ? 0 : 1, d, tk, vb, v.ld, pv)
+                    packedFor = h
+                }
+                // S^T = scale K Q^T and O^T = V^T P^T as below with K and V^T packed (a
+                // token-major O written as the transpose); without memory for packing the
+                // other operand, the block is done below.
+                if ck_sgemm_packed(pk, q.channelMajor ? 0 : 1, tk, bq, d, scale, qi, q.ld, 0, s, bq, 0) == 0 {
+                    ck_softmax_cols(s, tk, bq, bq)
+                    if ck_sgemm_packed(pv, 0, d, bq, tk, 1, s, bq, 0, oi, outLd, outChannelMajor ? 0 : 1) == 0 { continue }
+                }
+            }
             // S^T = scale * K Q[i0 ..< i0+bq]^T, keys down and queries across: both products
             // then pack it by copying rows (P^T is what P V reads).
             BLAS.gemm(transA: k.channelMajor, transB: !q.channelMajor, m: tk, n: bq, k: d, a: kb, lda: k.ld,
-                      b: q.channelMajor ? qb + i0 : qb + i0 * q.ld, ldb: q.ld, c: s, ldc: bq, alpha: scale, threads: 1)
+                      b: qi, ldb: q.ld, c: s, ldc: bq, alpha: scale, threads: 1)
             ck_softmax_cols(s, tk, bq, bq)
             if outChannelMajor {
                 // O^T [d, bq] = V^T [d, tk] * P^T
-                BLAS.gemm(transA: !v.channelMajor, m: d, n: bq, k: tk, a: vb, lda: v.ld, b: s, ldb: bq,
-                          c: ob + i0, ldc: outLd, threads: 1)
+                BLAS.gemm(transA: !v.channelMajor, m: d, n: bq, k: tk, a: vb, lda: v.ld, b: s, ldb: bq, c: oi, ldc: outLd, threads: 1)
             } else {
                 // O [bq, d] = P [bq, tk] * V [tk, d]
                 BLAS.gemm(transA: true, transB: v.channelMajor, m: bq, n: d, k: tk, a: s, lda: bq, b: vb, ldb: v.ld,
-                          c: ob + i0 * outLd, ldc: outLd, threads: 1)
+                          c: oi, ldc: outLd, threads: 1)
             }
         }
     }

@@ -7,6 +7,7 @@ public final class Scratch {
         case weight      // a block of a layer's weight rows converted to fp32 just before its GEMMs
         case columns     // an im2col block
         case scores      // an attention block's score rows
+        case packed      // attention's keys and values, packed once per head
         case winograd    // transformed filters of a Winograd convolution
         case rows        // per-thread rows of a Winograd transform
         case work        // anything else a kernel needs for the duration of one call
