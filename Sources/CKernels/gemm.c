@@ -6,7 +6,7 @@
  * broadcast element of A per row and k step. A is packed MR rows at a time and B NR columns at
  * a time, both k-major, transposing in registers where the layout asks; weights stored as
  * fp16, bf16 or Q8_0 are converted on the way, so no fp32 copy of them is written. k runs in
- * blocks of KC; within a block each element of C is one running FMA sum, so its value does not
+ * equal blocks of at most KC; within a block each element of C is one running FMA sum, so its value does not
  * depend on where m or n are cut. */
 #include "ckernels.h"
 
@@ -16,7 +16,15 @@
 #include <string.h>
 #include <immintrin.h>
 
-enum { MR = 14, NR = 32, KC = 256, MB = 16 * MR, NB = 512 };
+enum { MR = 14, NR = 32, KC = 384, MB = 16 * MR, NB = 512 };
+
+/* k runs in equal blocks of at most KC, in whole Q8_0 blocks of 32: each block is another
+ * pass over C, whose tiles have left the cache by then, and a shallow last block (64 of 320)
+ * would be mostly those loads and stores. */
+static size_t depth(size_t k) {
+    size_t blocks = (k + KC - 1) / KC, kb = (k + blocks - 1) / blocks;
+    return (kb + 31) / 32 * 32;
+}
 
 static int detect_avx512(void) {
     unsigned a, b, c, d;
@@ -269,20 +277,21 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
     const ahead none = {0};
     int fetch_a = !packed && (trans_a ? streamed(a, k, m) : streamed(a, m, k)), fetch_b = trans_b ? streamed(b, n, k) : streamed(b, k, n);
     size_t tiles_m = (m + MR - 1) / MR;
-    for (size_t p0 = 0; p0 < k; p0 += KC) {
-        size_t kc = k - p0 < KC ? k - p0 : KC;
+    size_t kb = depth(k);
+    for (size_t p0 = 0; p0 < k; p0 += kb) {
+        size_t kc = k - p0 < kb ? k - p0 : kb;
         float bt = p0 == 0 ? beta : 1;
         for (size_t jb = 0; jb < n; jb += NB) {
             size_t nb = n - jb < NB ? n - jb : NB, tiles_n = (nb + NR - 1) / NR;
             for (size_t j = 0; j < nb; j += NR) pack_b(b, trans_b, n, jb + j, p0, kc, bp + j * kc);
-            size_t jn = jb + NB < n ? jb + NB : 0, pn = jn ? p0 : p0 + KC, kn = k - pn < KC ? k - pn : KC;
+            size_t jn = jb + NB < n ? jb + NB : 0, pn = jn ? p0 : p0 + kb, kn = k - pn < kb ? k - pn : kb;
             ahead next_b = fetch_b && pn < k ? ahead_of(b, trans_b, pn, kn, jn, n - jn < NB ? n - jn : NB, tiles_m * tiles_n) : none;
             for (size_t ib = 0; ib < m; ib += MB) {
                 size_t mb = m - ib < MB ? m - ib : MB;
                 const float *ab = packed ? packed + packed_at(m, ib, p0, kc) : ap;
                 if (!packed)
                     for (size_t i = 0; i < mb; i += MR) pack_a(a, trans_a, m, ib + i, p0, kc, ap + i * kc);
-                size_t in = ib + MB < m ? ib + MB : 0, pa = in || jn ? p0 : p0 + KC, ka = k - pa < KC ? k - pa : KC;
+                size_t in = ib + MB < m ? ib + MB : 0, pa = in || jn ? p0 : p0 + kb, ka = k - pa < kb ? k - pa : kb;
                 size_t tiles = (mb + MR - 1) / MR * tiles_n;
                 ahead next_a = fetch_a && pa < k ? ahead_of(a, trans_a, in, m - in < MB ? m - in : MB, pa, ka, tiles) : none;
                 for (size_t i = 0; i < mb; i += MR) {
@@ -342,8 +351,9 @@ size_t ck_packed_a_floats(size_t m, size_t k) { return (m + MR - 1) / MR * MR * 
 
 void ck_pack_a(int trans_a, size_t m, size_t k, const float *a, size_t lda, float *dst) {
     operand oa = {(const char *)a, lda, CK_F32};
-    for (size_t p0 = 0; p0 < k; p0 += KC) {
-        size_t kc = k - p0 < KC ? k - p0 : KC;
+    size_t kb = depth(k);
+    for (size_t p0 = 0; p0 < k; p0 += kb) {
+        size_t kc = k - p0 < kb ? k - p0 : kb;
         for (size_t i = 0; i < m; i += MR) pack_a(&oa, trans_a, m, i, p0, kc, dst + packed_at(m, i, p0, kc));
     }
 }

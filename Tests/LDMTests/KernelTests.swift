@@ -30,7 +30,7 @@ final class KernelTests: XCTestCase {
     }
 
     /// Every transpose combination, sizes around the micro-tile (14 x 32) and block (224 rows,
-    /// 512 columns, k 256) edges, padded leading dimensions, beta 0 over NaN (never read) and
+    /// 512 columns) edges, k in one to three blocks (at most 384 deep), padded leading dimensions, beta 0 over NaN (never read) and
     /// beta 0.5; one and two threads agree bitwise. With AVX-512, 28 x 40 runs as C^T on one
     /// thread but not wholly on two, and 230 x 40 as C^T. Both paths: ck_sgemm where the CPU
     /// has AVX-512, and OpenBLAS.
@@ -44,7 +44,7 @@ final class KernelTests: XCTestCase {
     }
 
     func checkGemm(_ path: String) throws {
-        let sizes = [(1, 1, 1), (13, 17, 15), (15, 33, 17), (29, 31, 257), (230, 40, 33), (28, 40, 300), (20, 530, 9), (3, 5, 0)]
+        let sizes = [(1, 1, 1), (13, 17, 15), (15, 33, 17), (29, 31, 801), (230, 40, 33), (28, 40, 300), (20, 530, 9), (3, 5, 0)]
         for (m, n, k) in sizes { for transA in [false, true] { for transB in [false, true] { for beta: Float in [0, 0.5] {
             let (ra, ca) = transA ? (k, m) : (m, k), (rb, cb) = transB ? (n, k) : (k, n)
             let (lda, ldb, ldc) = (ca + 3, cb + 1, n + 2)
