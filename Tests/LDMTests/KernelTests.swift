@@ -401,34 +401,42 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// Heads over several query blocks, a worker's items crossing from one head to the next:
-    /// keys and values packed once per head give the values packing them for every block
-    /// gives, with 1 or 2 threads, and each head matches the naive loop.
+    /// Self-attention heads over several query blocks, a worker's items crossing from one head
+    /// to the next, token- and channel-major, heads one k block deep (40) and two (400): keys
+    /// and values packed once per head give the values packing them for every block gives,
+    /// with 1 or 2 threads, and each head matches the naive loop.
     func testAttentionHeadsPackedOnce() throws {
         try XCTSkipUnless(BLAS.ownKernel, "heads are packed once only on ck_sgemm (AVX-512)")
-        let (heads, tq, tk, d) = (3, 150, 4000, 40), inner = heads * d  // query blocks of 65
-        let q = try random([tq, inner]), k = try random([tk, inner]), v = try random([tk, inner])
-        func run(threads: Int) throws -> [Float] {
-            let out = try Tensor([tq, inner])
-            try withExtendedLifetime((q, k, v)) {
-                try attention(q: AttnMatrix(q.data, ld: inner, channelMajor: false), k: AttnMatrix(k.data, ld: inner, channelMajor: false),
-                              v: AttnMatrix(v.data, ld: inner, channelMajor: false), out: out.data, outLd: inner, outChannelMajor: false,
-                              heads: heads, headStride: d, tq: tq, tk: tk, d: d, scale: 0.4, ws: Workspace(threads: threads))
-            }
-            return out.array
-        }
-        let once = try run(threads: 2)
-        XCTAssertTrue(try run(threads: 1) == once, "1 thread")
         let budget = packedHeadBudget
-        packedHeadBudget = 0
         defer { packedHeadBudget = budget }
-        XCTAssertTrue(try run(threads: 2) == once, "packed per query block")
-        func head(_ x: Tensor, _ rows: Int, _ h: Int) -> [Float] { (0..<(rows * d)).map { x.data[$0 / d * inner + h * d + $0 % d] } }
-        for h in 0..<heads {
-            let ref = naiveAttention(q: head(q, tq, h), k: head(k, tk, h), v: head(v, tk, h), tq: tq, tk: tk, d: d, scale: 0.4)
-            let got = (0..<(tq * d)).map { once[$0 / d * inner + h * d + $0 % d] }
-            XCTAssertClose(try Tensor([tq, d], got), try Tensor([tq, d], ref), 1e-5, "head \(h)")
-        }
+        for (heads, t, d) in [(3, 1000, 40), (2, 600, 400)] { for channelMajor in [false, true] {
+            let inner = heads * d, what = "\(heads) heads \(t)x\(d), channel-major \(channelMajor)"
+            let q = try random([t, inner]), k = try random([t + 1, inner]), v = try random([t + 2, inner])
+            func laid(_ x: Tensor) throws -> Tensor { channelMajor ? try Tensor([inner, t], transpose(x.array, rows: t, cols: inner)) : x }
+            let (qm, km, vm) = (try laid(q), try laid(k), try laid(v))
+            func run(threads: Int) throws -> [Float] {
+                let out = try Tensor([t, inner])
+                try withExtendedLifetime((qm, km, vm)) {
+                    let ld = channelMajor ? t : inner
+                    try attention(q: AttnMatrix(qm.data, ld: ld, channelMajor: channelMajor), k: AttnMatrix(km.data, ld: ld, channelMajor: channelMajor),
+                                  v: AttnMatrix(vm.data, ld: ld, channelMajor: channelMajor), out: out.data, outLd: inner, outChannelMajor: false,
+                                  heads: heads, headStride: channelMajor ? d * t : d, outHeadStride: d, tq: t, tk: t, d: d,
+                                  scale: 0.4, ws: Workspace(threads: threads))
+                }
+                return out.array
+            }
+            packedHeadBudget = Int.max
+            let once = try run(threads: 2)
+            XCTAssertTrue(try run(threads: 1) == once, "\(what): 1 thread")
+            packedHeadBudget = 0
+            XCTAssertTrue(try run(threads: 2) == once, "\(what): packed per query block")
+            func head(_ x: Tensor, _ h: Int) -> [Float] { (0..<(t * d)).map { x.data[$0 / d * inner + h * d + $0 % d] } }
+            for h in 0..<heads {
+                let ref = naiveAttention(q: head(q, h), k: head(k, h), v: head(v, h), tq: t, tk: t, d: d, scale: 0.4)
+                let got = (0..<(t * d)).map { once[$0 / d * inner + h * d + $0 % d] }
+                XCTAssertClose(try Tensor([t, d], got), try Tensor([t, d], ref), 1e-5, "\(what): head \(h)")
+            }
+        } }
     }
 
     func testUpsample() throws {
