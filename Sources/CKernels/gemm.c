@@ -195,6 +195,24 @@ static size_t ahead_take(ahead *h, size_t count, const char **to) {
     return q;
 }
 
+/* c = va * acc + vb * c for a tile's first `rows` rows, the columns in (m0, m1); beta == 0
+ * never reads c. */
+AVX512 static inline __attribute__((always_inline)) void store_rows(__m512 acc[MR][2], __m512 va, __m512 vb, float beta, __mmask16 m0,
+                                                                    __mmask16 m1, float *c, size_t ldc, size_t rows) {
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) {
+        if ((size_t)i >= rows) break;
+        float *ci = c + i * ldc;
+        __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
+        if (beta != 0) {
+            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
+            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+        }
+        _mm512_mask_storeu_ps(ci, m0, r0);
+        _mm512_mask_storeu_ps(ci + 16, m1, r1);
+    }
+}
+
 /* The MR x NR tile: acc = sum_p ap[p, :] x bp[p, :], prefetching the `nf` lines `fetch`
  * evenly on the way; then c = alpha * acc + beta * c for its first `rows` rows, the columns in
  * (m0, m1), or with `swap` the same into c^T (tile row i is column i of c). beta == 0 never
@@ -244,18 +262,29 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
         }
         return;
     }
+    store_rows(acc, va, vb, beta, m0, m1, c, ldc, rows);
+}
+
+/* The tile for a C one tile wide (n <= NR) with A fp32 and not transposed, read in place:
+ * each element of A meets one tile only, so packing it would be a pass over the weights for
+ * no reuse, and its rows read straight are streams the hardware prefetches. The same sums. */
+AVX512 static void tile_in_place(size_t kc, const float *a, size_t lda, const float *bp, __mmask16 m0, __mmask16 m1, float *c,
+                                 size_t ldc, size_t rows, float alpha, float beta) {
+    __m512 acc[MR][2];
+    const float *row[MR];
+    for (size_t i = 0; i < MR; i++) row[i] = a + (i < rows ? i : rows - 1) * lda; /* rows past m repeat the last */
 #pragma GCC unroll 14
-    for (int i = 0; i < MR; i++) {
-        if ((size_t)i >= rows) break;
-        float *ci = c + i * ldc;
-        __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
-        if (beta != 0) {
-            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
-            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (size_t p = 0; p < kc; p++, bp += NR) {
+        __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++) {
+            __m512 x = _mm512_set1_ps(row[i][p]);
+            acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
         }
-        _mm512_mask_storeu_ps(ci, m0, r0);
-        _mm512_mask_storeu_ps(ci + 16, m1, r1);
     }
+    store_rows(acc, _mm512_set1_ps(alpha), _mm512_set1_ps(beta), beta, m0, m1, c, ldc, rows);
 }
 
 /* Where the panel of rows i0.. for k block p0 lies in a whole packed A of m rows. */
@@ -275,7 +304,8 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
     /* B's block is packed once per k block, A's once more for each further NB columns. The
      * blocks go p0 -> jb -> ib; the next of each is fetched ahead. */
     const ahead none = {0};
-    int fetch_a = !packed && (trans_a ? streamed(a, k, m) : streamed(a, m, k)), fetch_b = trans_b ? streamed(b, n, k) : streamed(b, k, n);
+    int in_place = !packed && !trans_a && a->type == CK_F32 && n <= NR && !swap;
+    int fetch_a = !packed && !in_place && (trans_a ? streamed(a, k, m) : streamed(a, m, k)), fetch_b = trans_b ? streamed(b, n, k) : streamed(b, k, n);
     size_t tiles_m = (m + MR - 1) / MR;
     size_t kb = depth(k);
     for (size_t p0 = 0; p0 < k; p0 += kb) {
@@ -288,6 +318,12 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
             ahead next_b = fetch_b && pn < k ? ahead_of(b, trans_b, pn, kn, jn, n - jn < NB ? n - jn : NB, tiles_m * tiles_n) : none;
             for (size_t ib = 0; ib < m; ib += MB) {
                 size_t mb = m - ib < MB ? m - ib : MB;
+                if (in_place) {
+                    for (size_t i = 0; i < mb; i += MR)
+                        tile_in_place(kc, (const float *)a->p + (ib + i) * a->ld + p0, a->ld, bp, lanes(n), lanes(n > 16 ? n - 16 : 0),
+                                      c + (ib + i) * ldc, ldc, mb - i < MR ? mb - i : MR, alpha, bt);
+                    continue;
+                }
                 const float *ab = packed ? packed + packed_at(m, ib, p0, kc) : ap;
                 if (!packed)
                     for (size_t i = 0; i < mb; i += MR) pack_a(a, trans_a, m, ib + i, p0, kc, ap + i * kc);
