@@ -165,7 +165,8 @@ typedef struct {
 
 enum {
     SHARE = 64,            /* at most this many lines of each block per tile are spread */
-    RESIDENT = 1 << 15     /* lines (2 MB) of an operand small enough to be in cache already */
+    RESIDENT = 1 << 15,    /* lines (2 MB) of an operand small enough to be in cache already */
+    IN_PLACE = 4           /* tiles of C across, at most, for which A is read in place */
 };
 
 static ahead ahead_of(const operand *x, int trans, size_t i0, size_t rows, size_t p0, size_t cols, size_t tiles) {
@@ -265,9 +266,10 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
     store_rows(acc, va, vb, beta, m0, m1, c, ldc, rows);
 }
 
-/* The tile for a C one tile wide (n <= NR) with A fp32 and not transposed, read in place:
- * each element of A meets one tile only, so packing it would be a pass over the weights for
- * no reuse, and its rows read straight are streams the hardware prefetches. The same sums. */
+/* The tile with A fp32, not transposed and read in place, for a C at most IN_PLACE tiles
+ * wide: each element of A meets that many tiles, so packing it would be a pass over the
+ * weights for little reuse, while its rows read straight are streams the hardware prefetches
+ * (the later tiles find them in cache). The same sums. */
 AVX512 static void tile_in_place(size_t kc, const float *a, size_t lda, const float *bp, __mmask16 m0, __mmask16 m1, float *c,
                                  size_t ldc, size_t rows, float alpha, float beta) {
     __m512 acc[MR][2];
@@ -304,7 +306,7 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
     /* B's block is packed once per k block, A's once more for each further NB columns. The
      * blocks go p0 -> jb -> ib; the next of each is fetched ahead. */
     const ahead none = {0};
-    int in_place = !packed && !trans_a && a->type == CK_F32 && n <= NR && !swap;
+    int in_place = !packed && !trans_a && a->type == CK_F32 && n <= IN_PLACE * NR && !swap;
     int fetch_a = !packed && !in_place && (trans_a ? streamed(a, k, m) : streamed(a, m, k)), fetch_b = trans_b ? streamed(b, n, k) : streamed(b, k, n);
     size_t tiles_m = (m + MR - 1) / MR;
     size_t kb = depth(k);
@@ -320,8 +322,11 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
                 size_t mb = m - ib < MB ? m - ib : MB;
                 if (in_place) {
                     for (size_t i = 0; i < mb; i += MR)
-                        tile_in_place(kc, (const float *)a->p + (ib + i) * a->ld + p0, a->ld, bp, lanes(n), lanes(n > 16 ? n - 16 : 0),
-                                      c + (ib + i) * ldc, ldc, mb - i < MR ? mb - i : MR, alpha, bt);
+                        for (size_t j = 0; j < nb; j += NR) {
+                            size_t cols = nb - j < NR ? nb - j : NR;
+                            tile_in_place(kc, (const float *)a->p + (ib + i) * a->ld + p0, a->ld, bp + j * kc, lanes(cols),
+                                          lanes(cols > 16 ? cols - 16 : 0), c + (ib + i) * ldc + j, ldc, mb - i < MR ? mb - i : MR, alpha, bt);
+                        }
                     continue;
                 }
                 const float *ab = packed ? packed + packed_at(m, ib, p0, kc) : ap;

@@ -74,13 +74,13 @@ final class KernelTests: XCTestCase {
         } } } }
     }
 
-    /// A C one micro-tile wide reads an fp32 A in place rather than packing it: the values the
-    /// packing path gives the same columns of a wider product, over several k blocks.
+    /// A C at most four micro-tiles wide reads an fp32 A in place rather than packing it: the
+    /// values the packing path gives the same columns of a wider product, over several k blocks.
     func testGemmNarrowReadsAInPlace() throws {
         try XCTSkipUnless(BLAS.ownKernel, "only ck_sgemm (AVX-512) reads A in place")
-        let (m, k, wide) = (45, 800, 40)
+        let (m, k, wide) = (45, 800, 140)
         let a = try random([m, k + 3]), b = try random([k, wide])
-        for n in [1, 17, 32] {
+        for n in [1, 17, 32, 100, 128] {
             let narrow = try Tensor([m, n]), full = try Tensor([m, wide])
             BLAS.gemm(m: m, n: n, k: k, a: a.data, lda: k + 3, b: b.data, ldb: wide, c: narrow.data, ldc: n, threads: 2)
             BLAS.gemm(m: m, n: wide, k: k, a: a.data, lda: k + 3, b: b.data, ldb: wide, c: full.data, ldc: wide, threads: 2)
