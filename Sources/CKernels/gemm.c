@@ -3,11 +3,11 @@
  * than it).
  *
  * C is row-major, so a micro-tile is MR rows of NR = 32 columns: two vectors per row, one
- * broadcast element of A per row and k step. A is packed MR rows at a time and B NR columns at
- * a time, both k-major, transposing in registers where the layout asks; weights stored as
- * fp16, bf16 or Q8_0 are converted on the way, so no fp32 copy of them is written. k runs in
- * equal blocks of at most KC; within a block each element of C is one running FMA sum, so its value does not
- * depend on where m or n are cut. */
+ * broadcast element of A per row and k step. A is packed MR rows at a time (or read in place
+ * for a narrow C) and B NR columns at a time, both k-major, transposing in registers where the
+ * layout asks; weights stored as fp16, bf16 or Q8_0 are converted on the way, so no fp32 copy
+ * of them is written. k runs in equal blocks of at most KC; within a block each element of C
+ * is one running FMA sum, so its value does not depend on where m or n are cut. */
 #include "ckernels.h"
 
 #include <cpuid.h>
