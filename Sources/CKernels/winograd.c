@@ -8,7 +8,7 @@
 #include <string.h>
 
 void ck_wino_weights(const float *w, size_t C, size_t k0, size_t nk, size_t rows, float *U) {
-    size_t plane = rows * C;
+    size_t plane = ck_wino_plane(rows * C);
     for (size_t k = 0; k < nk; k++) {
         for (size_t c = 0; c < C; c += 4) {
             size_t n = C - c < 4 ? C - c : 4;
@@ -59,7 +59,7 @@ static void row_transform(const float *img, size_t H, size_t W, long r, size_t n
 
 void ck_wino_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t nc, size_t q0, size_t nq, float *V,
                    float *buf, const struct ck_input_map *map) {
-    size_t ty = (H + 1) / 2, tx = (W + 1) / 2, per = ty * tx, plane = C * nq;
+    size_t ty = (H + 1) / 2, tx = (W + 1) / 2, per = ty * tx, plane = ck_wino_plane(C * nq);
     size_t stored = map && map->up ? H * W / 4 : H * W; /* floats per stored plane */
     float *line = buf, *even = buf + W, *odd = even + tx + 1, *rows = odd + tx + 1;
     for (size_t c = c0; c < c0 + nc; c++) {
@@ -97,7 +97,7 @@ void ck_wino_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size
 
 void ck_wino_output(const float *M, size_t K, size_t H, size_t W, size_t k0, size_t nk, size_t k1, size_t nk1,
                     size_t q0, size_t nq, const float *bias, float *y, float *buf, int add) {
-    size_t ty = (H + 1) / 2, tx = (W + 1) / 2, per = ty * tx, plane = nk * nq;
+    size_t ty = (H + 1) / 2, tx = (W + 1) / 2, per = ty * tx, plane = ck_wino_plane(nk * nq);
     float *r0 = buf, *r1 = buf + tx, *r2 = buf + 2 * tx, *r3 = buf + 3 * tx;
     for (size_t k = k1; k < k1 + nk1; k++) {
         float b = bias ? bias[k] : 0.0f;

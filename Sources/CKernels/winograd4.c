@@ -19,7 +19,7 @@ static inline void g6(ck_v4 g0, ck_v4 g1, ck_v4 g2, ck_v4 t[6]) {
 }
 
 void ck_wino4_weights(const float *w, size_t C, size_t k0, size_t nk, size_t rows, float *U) {
-    size_t plane = rows * C;
+    size_t plane = ck_wino_plane(rows * C);
     for (size_t k = 0; k < nk; k++) {
         for (size_t c = 0; c < C; c += 4) {
             size_t n = C - c < 4 ? C - c : 4;
@@ -74,7 +74,7 @@ static void row_transform(const float *img, size_t H, size_t W, long r, size_t n
 
 void ck_wino4_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t nc, size_t q0, size_t nq, float *V,
                     float *buf, const struct ck_input_map *map) {
-    size_t ty = (H + 3) / 4, tx = (W + 3) / 4, per = ty * tx, plane = C * nq;
+    size_t ty = (H + 3) / 4, tx = (W + 3) / 4, per = ty * tx, plane = ck_wino_plane(C * nq);
     size_t stored = map && map->up ? H * W / 4 : H * W; /* floats per stored plane */
     float *phase = buf, *rows = buf + 8 * (tx + 1);
     for (size_t c = c0; c < c0 + nc; c++) {
@@ -107,7 +107,7 @@ void ck_wino4_input(const float *x, size_t C, size_t H, size_t W, size_t c0, siz
 
 void ck_wino4_output(const float *M, size_t K, size_t H, size_t W, size_t k0, size_t nk, size_t k1, size_t nk1,
                      size_t q0, size_t nq, const float *bias, float *y, float *buf, int add) {
-    size_t ty = (H + 3) / 4, tx = (W + 3) / 4, per = ty * tx, plane = nk * nq;
+    size_t ty = (H + 3) / 4, tx = (W + 3) / 4, per = ty * tx, plane = ck_wino_plane(nk * nq);
     for (size_t k = k1; k < k1 + nk1; k++) {
         float bk = bias ? bias[k] : 0.0f;
         size_t q = q0;

@@ -1,4 +1,5 @@
 import XCTest
+import CKernels
 @testable import LDM
 
 /// Kernels against naive loops (Double accumulation) on random data.
@@ -163,6 +164,15 @@ final class KernelTests: XCTestCase {
             let bias = (0..<cout).map { Float($0) * 0.1 - 0.2 }
             let ours = try conv2d(x, weight: WeightRows(w), bias: bias, outChannels: cout, geometry: g, ws: ws)
             XCTAssertClose(ours, try naiveConv(x, w, bias, g), 1e-5, "conv \(shape) k\(g.kernel) s\(g.stride)")
+        }
+    }
+
+    /// Winograd planes are at least as long as their contents and a multiple of 4 KB plus one
+    /// cache line apart, so their streams fall into different cache sets.
+    func testWinogradPlanesAvoidAliasing() {
+        for n in [1, 16, 1000, 1024, 1040, 640 * 640, 1280 * 128 + 3] {
+            XCTAssertGreaterThanOrEqual(ck_wino_plane(n), n)
+            XCTAssertEqual(ck_wino_plane(n) % 1024, 16, "n \(n)")
         }
     }
 

@@ -71,9 +71,9 @@ enum Winograd {
         let tiles = n * ((h + v.tile - 1) / v.tile) * ((w + v.tile - 1) / v.tile)
         let kBlock = max(1, min(k, filterBudget / (e * c)))
         let qBlock = max(1, min(tiles, budget / (e * max(c, kBlock))))
-        let u = try ws.scratch.floats(.winograd, e * kBlock * c)
-        let vt = try ws.scratch.floats(.columns, e * c * qBlock)
-        let m = try ws.scratch.floats(.work, e * kBlock * qBlock)
+        let u = try ws.scratch.floats(.winograd, e * ck_wino_plane(kBlock * c))
+        let vt = try ws.scratch.floats(.columns, e * ck_wino_plane(c * qBlock))
+        let m = try ws.scratch.floats(.work, e * ck_wino_plane(kBlock * qBlock))
         let perThread = v.scratch(w)
         let rows = try ws.scratch.floats(.rows, ws.threads * perThread)
         func run(_ biasPtr: UnsafePointer<Float>?, _ mapPtr: UnsafePointer<ck_input_map>) throws {
@@ -93,10 +93,11 @@ enum Winograd {
                     }
                     // Planes outnumber threads: each plane's product whole on one thread packs
                     // its filters once, in one parallel region for all planes.
+                    let (uPlane, vPlane, mPlane) = (ck_wino_plane(nk * c), ck_wino_plane(c * nq), ck_wino_plane(nk * nq))
                     parallelRanges(e, threads: ws.threads) { ps in
                         for p in ps {
-                            BLAS.gemm(m: nk, n: nq, k: c, a: u + p * nk * c, lda: c, b: vt + p * c * nq, ldb: nq,
-                                      c: m + p * nk * nq, ldc: nq, threads: 1)
+                            BLAS.gemm(m: nk, n: nq, k: c, a: u + p * uPlane, lda: c, b: vt + p * vPlane, ldb: nq,
+                                      c: m + p * mPlane, ldc: nq, threads: 1)
                         }
                     }
                     parallelChunks(nk, threads: ws.threads) { worker, r in
