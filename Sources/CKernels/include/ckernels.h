@@ -92,15 +92,16 @@ static inline size_t ck_wino_plane(size_t n) { return (n + 1023) / 1024 * 1024 +
 void ck_wino_weights(const float *w, size_t C, size_t k0, size_t nk, size_t rows, float *U);
 
 /* V[e][c][j] = (B^T d B)[e] of input tile q0 + j (j < nq) for channels c0 .. c0+nc of x
- * [N][C][H][W]; V's planes hold C x nq values (ck_wino_plane apart). `buf` holds ck_wino_input_scratch(W) floats. */
+ * [N][C][H][W]; V's planes hold C x nq values (ck_wino_plane apart). `buf` holds
+ * ck_wino_input_scratch(W) floats. */
 void ck_wino_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t nc, size_t q0, size_t nq, float *V,
                    float *buf, const struct ck_input_map *map);
 static inline size_t ck_wino_input_scratch(size_t W) { return W + 2 * ((W + 1) / 2 + 1) + 16 * ((W + 1) / 2); }
 
 /* y[n][k][...] = A^T M A of tile q0 + j, plus bias[k] when bias is not NULL, for output
- * channels k0 .. k0+nk (M's planes hold nk x nq values, ck_wino_plane apart; only the first nk1 channels from k1 on
- * are written: k1 >= k0, k1 + nk1 <= k0 + nk). With `add`, the result is added to y.
- * `buf` holds 4 * ((W + 1) / 2) floats. */
+ * channels k0 .. k0+nk (M's planes hold nk x nq values, ck_wino_plane apart; only the first
+ * nk1 channels from k1 on are written: k1 >= k0, k1 + nk1 <= k0 + nk). With `add`, the
+ * result is added to y. `buf` holds 4 * ((W + 1) / 2) floats. */
 void ck_wino_output(const float *M, size_t K, size_t H, size_t W, size_t k0, size_t nk, size_t k1, size_t nk1,
                     size_t q0, size_t nq, const float *bias, float *y, float *buf, int add);
 
