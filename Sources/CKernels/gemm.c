@@ -296,9 +296,11 @@ static size_t packed_at(size_t m, size_t i0, size_t p0, size_t kc) { return p0 *
  * op(A) comes packed whole (ck_pack_a) and `a` is not read. */
 AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const operand *a,
                        const float *packed, const operand *b, float beta, float *c, size_t ldc, int swap) {
-    float *ap = packed ? NULL : aligned_alloc(64, sizeof(float) * MB * KC);
+    int in_place = !packed && !trans_a && a->type == CK_F32 && n <= IN_PLACE * NR && !swap;
+    int pack = !packed && !in_place; /* A needs a block buffer */
+    float *ap = pack ? aligned_alloc(64, sizeof(float) * MB * KC) : NULL;
     float *bp = aligned_alloc(64, sizeof(float) * KC * NB);
-    if ((!packed && !ap) || !bp) {
+    if ((pack && !ap) || !bp) {
         free(ap);
         free(bp);
         return -1;
@@ -306,8 +308,7 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
     /* B's block is packed once per k block, A's once more for each further NB columns. The
      * blocks go p0 -> jb -> ib; the next of each is fetched ahead. */
     const ahead none = {0};
-    int in_place = !packed && !trans_a && a->type == CK_F32 && n <= IN_PLACE * NR && !swap;
-    int fetch_a = !packed && !in_place && (trans_a ? streamed(a, k, m) : streamed(a, m, k)), fetch_b = trans_b ? streamed(b, n, k) : streamed(b, k, n);
+    int fetch_a = pack && (trans_a ? streamed(a, k, m) : streamed(a, m, k)), fetch_b = trans_b ? streamed(b, n, k) : streamed(b, k, n);
     size_t tiles_m = (m + MR - 1) / MR;
     size_t kb = depth(k);
     for (size_t p0 = 0; p0 < k; p0 += kb) {
