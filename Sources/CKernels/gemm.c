@@ -3,11 +3,12 @@
  * than it).
  *
  * C is row-major, so a micro-tile is MR rows of NR = 32 columns: two vectors per row, one
- * broadcast element of A per row and k step. A is packed MR rows at a time (or read in place
- * for a narrow C) and B NR columns at a time, both k-major, transposing in registers where the
- * layout asks; weights stored as fp16, bf16 or Q8_0 are converted on the way, so no fp32 copy
- * of them is written. k runs in equal blocks of at most KC; within a block each element of C
- * is one running FMA sum, so its value does not depend on where m or n are cut. */
+ * broadcast element of A per row and k step. A is packed MR rows at a time (kept whole for a
+ * wide C, read in place for a narrow one) and B NR columns at a time, both k-major,
+ * transposing in registers where the layout asks; weights stored as fp16, bf16 or Q8_0 are
+ * converted on the way, so no fp32 copy of them is written. k runs in equal blocks of at most
+ * KC; within a block each element of C is one running FMA sum, so its value does not depend on
+ * where m or n are cut. */
 #include "ckernels.h"
 
 #include <cpuid.h>
@@ -166,7 +167,8 @@ typedef struct {
 enum {
     SHARE = 64,            /* at most this many lines of each block per tile are spread */
     RESIDENT = 1 << 15,    /* lines (2 MB) of an operand small enough to be in cache already */
-    IN_PLACE = 4           /* tiles of C across, at most, for which A is read in place */
+    IN_PLACE = 4,          /* tiles of C across, at most, for which A is read in place */
+    WHOLE = 1 << 20        /* floats (4 MB), at most, of a k block of A kept packed whole */
 };
 
 static ahead ahead_of(const operand *x, int trans, size_t i0, size_t rows, size_t p0, size_t cols, size_t tiles) {
@@ -196,49 +198,10 @@ static size_t ahead_take(ahead *h, size_t count, const char **to) {
     return q;
 }
 
-/* c = va * acc + vb * c for a tile's first `rows` rows, the columns in (m0, m1); beta == 0
- * never reads c. */
-AVX512 static inline __attribute__((always_inline)) void store_rows(__m512 acc[MR][2], __m512 va, __m512 vb, float beta, __mmask16 m0,
-                                                                    __mmask16 m1, float *c, size_t ldc, size_t rows) {
-#pragma GCC unroll 14
-    for (int i = 0; i < MR; i++) {
-        if ((size_t)i >= rows) break;
-        float *ci = c + i * ldc;
-        __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
-        if (beta != 0) {
-            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
-            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
-        }
-        _mm512_mask_storeu_ps(ci, m0, r0);
-        _mm512_mask_storeu_ps(ci + 16, m1, r1);
-    }
-}
-
-/* The MR x NR tile: acc = sum_p ap[p, :] x bp[p, :], prefetching the `nf` lines `fetch`
- * evenly on the way; then c = alpha * acc + beta * c for its first `rows` rows, the columns in
- * (m0, m1), or with `swap` the same into c^T (tile row i is column i of c). beta == 0 never
- * reads c. */
-AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m0, __mmask16 m1, float *c, size_t ldc,
-                        size_t rows, float alpha, float beta, int swap, const char *const *fetch, size_t nf) {
-    __m512 acc[MR][2];
-#pragma GCC unroll 14
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    size_t gap = nf ? (kc + nf - 1) / nf : kc, q = 0;
-    for (size_t p0 = 0; p0 < kc; p0 += gap) {
-        for (size_t p = p0; p < p0 + gap && p < kc; p++) {
-            __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
-#pragma GCC unroll 14
-            for (int i = 0; i < MR; i++) {
-                __m512 x = _mm512_set1_ps(ap[i]);
-                acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
-                acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
-            }
-            ap += MR;
-            bp += NR;
-        }
-        if (q < nf) _mm_prefetch(fetch[q++], _MM_HINT_T1);
-    }
-    while (q < nf) _mm_prefetch(fetch[q++], _MM_HINT_T1);
+/* c = alpha * acc + beta * c for a tile's first `rows` rows, the columns in (m0, m1), or with
+ * `swap` the same into c^T (tile row i is column i of c); beta == 0 never reads c. */
+AVX512 static inline __attribute__((always_inline)) void finish(__m512 acc[MR][2], float alpha, float beta, __mmask16 m0, __mmask16 m1,
+                                                                float *c, size_t ldc, size_t rows, int swap) {
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     if (swap) {
         float scaled[MR * NR] __attribute__((aligned(64)));
@@ -263,7 +226,44 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
         }
         return;
     }
-    store_rows(acc, va, vb, beta, m0, m1, c, ldc, rows);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) {
+        if ((size_t)i >= rows) break;
+        float *ci = c + i * ldc;
+        __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
+        if (beta != 0) {
+            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
+            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+        }
+        _mm512_mask_storeu_ps(ci, m0, r0);
+        _mm512_mask_storeu_ps(ci + 16, m1, r1);
+    }
+}
+
+/* The MR x NR tile: acc = sum_p ap[p, :] x bp[p, :], prefetching the `nf` lines `fetch`
+ * evenly on the way; then stored by `finish`. */
+AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m0, __mmask16 m1, float *c, size_t ldc,
+                        size_t rows, float alpha, float beta, int swap, const char *const *fetch, size_t nf) {
+    __m512 acc[MR][2];
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    size_t gap = nf ? (kc + nf - 1) / nf : kc, q = 0;
+    for (size_t p0 = 0; p0 < kc; p0 += gap) {
+        for (size_t p = p0; p < p0 + gap && p < kc; p++) {
+            __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+#pragma GCC unroll 14
+            for (int i = 0; i < MR; i++) {
+                __m512 x = _mm512_set1_ps(ap[i]);
+                acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
+            }
+            ap += MR;
+            bp += NR;
+        }
+        if (q < nf) _mm_prefetch(fetch[q++], _MM_HINT_T1);
+    }
+    while (q < nf) _mm_prefetch(fetch[q++], _MM_HINT_T1);
+    finish(acc, alpha, beta, m0, m1, c, ldc, rows, swap);
 }
 
 /* The tile with A fp32, not transposed and read in place, for a C at most IN_PLACE tiles
@@ -271,7 +271,7 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
  * weights for little reuse, while its rows read straight are streams the hardware prefetches
  * (the later tiles find them in cache). The same sums. */
 AVX512 static void tile_in_place(size_t kc, const float *a, size_t lda, const float *bp, __mmask16 m0, __mmask16 m1, float *c,
-                                 size_t ldc, size_t rows, float alpha, float beta) {
+                                 size_t ldc, size_t rows, float alpha, float beta, int swap) {
     __m512 acc[MR][2];
     const float *row[MR];
     for (size_t i = 0; i < MR; i++) row[i] = a + (i < rows ? i : rows - 1) * lda; /* rows past m repeat the last */
@@ -286,7 +286,7 @@ AVX512 static void tile_in_place(size_t kc, const float *a, size_t lda, const fl
             acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
         }
     }
-    store_rows(acc, _mm512_set1_ps(alpha), _mm512_set1_ps(beta), beta, m0, m1, c, ldc, rows);
+    finish(acc, alpha, beta, m0, m1, c, ldc, rows, swap);
 }
 
 /* Where the panel of rows i0.. for k block p0 lies in a whole packed A of m rows. */
@@ -296,21 +296,24 @@ static size_t packed_at(size_t m, size_t i0, size_t p0, size_t kc) { return p0 *
  * op(A) comes packed whole (ck_pack_a) and `a` is not read. */
 AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const operand *a,
                        const float *packed, const operand *b, float beta, float *c, size_t ldc, int swap) {
-    int in_place = !packed && !trans_a && a->type == CK_F32 && n <= IN_PLACE * NR && !swap;
-    int pack = !packed && !in_place; /* A needs a block buffer */
-    float *ap = pack ? aligned_alloc(64, sizeof(float) * MB * KC) : NULL;
+    int in_place = !packed && !trans_a && a->type == CK_F32 && n <= IN_PLACE * NR;
+    int pack = !packed && !in_place; /* A needs a buffer */
+    size_t kb = depth(k), whole_floats = (m + MR - 1) / MR * MR * kb;
+    /* A's packed k block is kept whole for the next NB columns where it is small enough, not
+     * packed again (512x2560x640 135 -> 142, 512x1280x1280 140 -> 146 GFLOP/s). */
+    int whole = pack && n > NB && whole_floats <= WHOLE;
+    float *ap = pack ? aligned_alloc(64, sizeof(float) * (whole ? whole_floats : MB * KC)) : NULL;
     float *bp = aligned_alloc(64, sizeof(float) * KC * NB);
     if ((pack && !ap) || !bp) {
         free(ap);
         free(bp);
         return -1;
     }
-    /* B's block is packed once per k block, A's once more for each further NB columns. The
-     * blocks go p0 -> jb -> ib; the next of each is fetched ahead. */
+    /* B's block is packed once per k block, A's too where kept whole, else once more for each
+     * further NB columns. The blocks go p0 -> jb -> ib; the next of each is fetched ahead. */
     const ahead none = {0};
     int fetch_a = pack && (trans_a ? streamed(a, k, m) : streamed(a, m, k)), fetch_b = trans_b ? streamed(b, n, k) : streamed(b, k, n);
     size_t tiles_m = (m + MR - 1) / MR;
-    size_t kb = depth(k);
     for (size_t p0 = 0; p0 < k; p0 += kb) {
         size_t kc = k - p0 < kb ? k - p0 : kb;
         float bt = p0 == 0 ? beta : 1;
@@ -325,17 +328,19 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
                     for (size_t i = 0; i < mb; i += MR)
                         for (size_t j = 0; j < nb; j += NR) {
                             size_t cols = nb - j < NR ? nb - j : NR;
+                            float *cij = swap ? c + (jb + j) * ldc + ib + i : c + (ib + i) * ldc + jb + j;
                             tile_in_place(kc, (const float *)a->p + (ib + i) * a->ld + p0, a->ld, bp + j * kc, lanes(cols),
-                                          lanes(cols > 16 ? cols - 16 : 0), c + (ib + i) * ldc + j, ldc, mb - i < MR ? mb - i : MR, alpha, bt);
+                                          lanes(cols > 16 ? cols - 16 : 0), cij, ldc, mb - i < MR ? mb - i : MR, alpha, bt, swap);
                         }
                     continue;
                 }
-                const float *ab = packed ? packed + packed_at(m, ib, p0, kc) : ap;
-                if (!packed)
-                    for (size_t i = 0; i < mb; i += MR) pack_a(a, trans_a, m, ib + i, p0, kc, ap + i * kc);
+                const float *ab = packed ? packed + packed_at(m, ib, p0, kc) : whole ? ap + ib * kc : ap;
+                if (pack && (!whole || jb == 0))
+                    for (size_t i = 0; i < mb; i += MR) pack_a(a, trans_a, m, ib + i, p0, kc, (float *)ab + i * kc);
                 size_t in = ib + MB < m ? ib + MB : 0, pa = in || jn ? p0 : p0 + kb, ka = k - pa < kb ? k - pa : kb;
                 size_t tiles = (mb + MR - 1) / MR * tiles_n;
-                ahead next_a = fetch_a && pa < k ? ahead_of(a, trans_a, in, m - in < MB ? m - in : MB, pa, ka, tiles) : none;
+                int packs_next = !whole || (in ? jb == 0 : !jn); /* the block at (in, pa) */
+                ahead next_a = fetch_a && packs_next && pa < k ? ahead_of(a, trans_a, in, m - in < MB ? m - in : MB, pa, ka, tiles) : none;
                 for (size_t i = 0; i < mb; i += MR) {
                     size_t rows = mb - i < MR ? mb - i : MR;
                     for (size_t j = 0; j < nb; j += NR) {
@@ -382,10 +387,15 @@ int ck_sgemm_typed(int trans_a, int trans_b, size_t m, size_t n, size_t k, float
             for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
         return 0;
     }
-    /* A narrow C (attention's 40-wide heads) fills 32-column tiles poorly: then compute C^T =
-     * op(B)^T op(A)^T. Each element takes the same products in the same order, so the value is
-     * the same either way. */
-    if (fill(n, m) > 1.1 * fill(m, n)) return gemm(!trans_b, !trans_a, n, m, k, alpha, &ob, NULL, &oa, beta, c, ldc, 1);
+    /* A narrow C (attention's 40-wide heads) fills 32-column tiles poorly, and a short one (a
+     * linear layer over 128 tokens) would pack its few rows of A again for every NB columns
+     * while B, the weights, is the operand worth reading only once: then compute C^T =
+     * op(B)^T op(A)^T, the weights becoming an A read in place or packed once. 128x5120x1280
+     * with fp32 weights 85 -> 101 GFLOP/s, 64x640x1280 83 -> 128 (one thread, best of
+     * interleaved runs); fp16 and Q8_0 weights 4-24% faster. Each element takes the same
+     * products in the same order, so the value is the same either way. */
+    int narrow = m <= IN_PLACE * NR && n > IN_PLACE * NR;
+    if (narrow || fill(n, m) > 1.1 * fill(m, n)) return gemm(!trans_b, !trans_a, n, m, k, alpha, &ob, NULL, &oa, beta, c, ldc, 1);
     return gemm(trans_a, trans_b, m, n, k, alpha, &oa, NULL, &ob, beta, c, ldc, 0);
 }
 

@@ -33,8 +33,9 @@ final class KernelTests: XCTestCase {
     /// Every transpose combination, sizes around the micro-tile (14 x 32) and block (224 rows,
     /// 512 columns) edges, k in one to three blocks (at most 384 deep), padded leading dimensions, beta 0 over NaN (never read) and
     /// beta 0.5; one and two threads agree bitwise. With AVX-512, 28 x 40 runs as C^T on one
-    /// thread but not wholly on two, and 230 x 40 as C^T. Both paths: ck_sgemm where the CPU
-    /// has AVX-512, and OpenBLAS.
+    /// thread but not wholly on two, and 230 x 40 as C^T; 100 x 200 as C^T on one thread (a
+    /// short C: the long operand is read once), as two narrow products on two. Both paths:
+    /// ck_sgemm where the CPU has AVX-512, and OpenBLAS.
     func testGemm() throws {
         let own = BLAS.ownKernel
         defer { BLAS.ownKernel = own }
@@ -45,7 +46,7 @@ final class KernelTests: XCTestCase {
     }
 
     func checkGemm(_ path: String) throws {
-        let sizes = [(1, 1, 1), (13, 17, 15), (15, 33, 17), (29, 31, 801), (230, 40, 33), (28, 40, 300), (20, 530, 9), (3, 5, 0)]
+        let sizes = [(1, 1, 1), (13, 17, 15), (15, 33, 17), (29, 31, 801), (230, 40, 33), (28, 40, 300), (20, 530, 9), (100, 200, 50), (3, 5, 0)]
         for (m, n, k) in sizes { for transA in [false, true] { for transB in [false, true] { for beta: Float in [0, 0.5] {
             let (ra, ca) = transA ? (k, m) : (m, k), (rb, cb) = transB ? (n, k) : (k, n)
             let (lda, ldb, ldc) = (ca + 3, cb + 1, n + 2)
