@@ -39,13 +39,12 @@ static void softmax_row_portable(float *row, size_t n) {
     for (size_t j = 0; j < n; j++) row[j] *= inv;
 }
 
-static void softmax_cols_portable(float *s, size_t rows, size_t cols, size_t ld) {
+static void exp_cols_portable(float *s, size_t rows, size_t cols, size_t ld, float *inv) {
     for (size_t j = 0; j < cols; j++) {
         float m = -INFINITY, sum = 0;
         for (size_t r = 0; r < rows; r++) m = s[r * ld + j] > m ? s[r * ld + j] : m;
         for (size_t r = 0; r < rows; r++) { s[r * ld + j] = expf(s[r * ld + j] - m); sum += s[r * ld + j]; }
-        float inv = 1.0f / sum;
-        for (size_t r = 0; r < rows; r++) s[r * ld + j] *= inv;
+        inv[j] = 1.0f / sum;
     }
 }
 
@@ -165,7 +164,7 @@ AVX2 static void geglu_avx2(const float *a, const float *gate, float *out, size_
 
 /* Columns 64 at a time, so each pass reads whole cache lines of every row; the last vector
  * of a block masks the columns past its end. */
-AVX2 static void softmax_cols_avx2(float *s, size_t rows, size_t cols, size_t ld) {
+AVX2 static void exp_cols_avx2(float *s, size_t rows, size_t cols, size_t ld, float *inv) {
     for (size_t j0 = 0; j0 < cols; j0 += 64) {
         size_t w = cols - j0 < 64 ? cols - j0 : 64, nv = (w + 7) / 8;
         __m256i mask[8];
@@ -185,10 +184,7 @@ AVX2 static void softmax_cols_avx2(float *s, size_t rows, size_t cols, size_t ld
                 _mm256_maskstore_ps(x + r * ld + 8 * v, mask[v], e);
                 vs[v] = _mm256_add_ps(vs[v], e);
             }
-        for (size_t v = 0; v < nv; v++) vs[v] = _mm256_div_ps(_mm256_set1_ps(1.0f), vs[v]);
-        for (size_t r = 0; r < rows; r++)
-            for (size_t v = 0; v < nv; v++)
-                _mm256_maskstore_ps(x + r * ld + 8 * v, mask[v], _mm256_mul_ps(_mm256_maskload_ps(x + r * ld + 8 * v, mask[v]), vs[v]));
+        for (size_t v = 0; v < nv; v++) _mm256_maskstore_ps(inv + j0 + 8 * v, mask[v], _mm256_div_ps(_mm256_set1_ps(1.0f), vs[v]));
     }
 }
 
@@ -212,8 +208,8 @@ AVX512 static inline __m512 exp16(__m512 x) {
     return _mm512_scalef_ps(y, fx); /* y * 2^fx, rounded once like exp8's multiply by the built power */
 }
 
-/* softmax_cols_avx2 with 16 lanes: attention's score blocks are its largest use. */
-AVX512 static void softmax_cols_avx512(float *s, size_t rows, size_t cols, size_t ld) {
+/* exp_cols_avx2 with 16 lanes: attention's score blocks are its largest use. */
+AVX512 static void exp_cols_avx512(float *s, size_t rows, size_t cols, size_t ld, float *inv) {
     for (size_t j0 = 0; j0 < cols; j0 += 64) {
         size_t w = cols - j0 < 64 ? cols - j0 : 64, nv = (w + 15) / 16;
         __mmask16 mask[4];
@@ -233,11 +229,7 @@ AVX512 static void softmax_cols_avx512(float *s, size_t rows, size_t cols, size_
                 _mm512_mask_storeu_ps(x + r * ld + 16 * v, mask[v], e);
                 vs[v] = _mm512_add_ps(vs[v], e);
             }
-        for (size_t v = 0; v < nv; v++) vs[v] = _mm512_div_ps(_mm512_set1_ps(1.0f), vs[v]);
-        for (size_t r = 0; r < rows; r++)
-            for (size_t v = 0; v < nv; v++)
-                _mm512_mask_storeu_ps(x + r * ld + 16 * v, mask[v],
-                                      _mm512_mul_ps(_mm512_maskz_loadu_ps(mask[v], x + r * ld + 16 * v), vs[v]));
+        for (size_t v = 0; v < nv; v++) _mm512_mask_storeu_ps(inv + j0 + 16 * v, mask[v], _mm512_div_ps(_mm512_set1_ps(1.0f), vs[v]));
     }
 }
 
@@ -251,10 +243,10 @@ void ck_softmax_rows(float *s, size_t rows, size_t cols, size_t ld) {
     }
 }
 
-void ck_softmax_cols(float *s, size_t rows, size_t cols, size_t ld) {
-    if (ck_has_avx512()) softmax_cols_avx512(s, rows, cols, ld);
-    else if (ck_has_avx2()) softmax_cols_avx2(s, rows, cols, ld);
-    else softmax_cols_portable(s, rows, cols, ld);
+void ck_exp_cols(float *s, size_t rows, size_t cols, size_t ld, float *inv) {
+    if (ck_has_avx512()) exp_cols_avx512(s, rows, cols, ld, inv);
+    else if (ck_has_avx2()) exp_cols_avx2(s, rows, cols, ld, inv);
+    else exp_cols_portable(s, rows, cols, ld, inv);
 }
 
 void ck_affine(const float *src, float *dst, size_t n, float scale, float shift, int silu) {

@@ -43,8 +43,10 @@ int ck_sgemm_packed(const float *packed, int trans_b, size_t m, size_t n, size_t
 /* Softmax of each of `rows` rows of `cols` floats, `ld` apart, in place (max subtracted). */
 void ck_softmax_rows(float *s, size_t rows, size_t cols, size_t ld);
 
-/* Softmax down each of `cols` columns of `rows` floats (rows `ld` apart), in place. */
-void ck_softmax_cols(float *s, size_t rows, size_t cols, size_t ld);
+/* Softmax down each of `cols` columns of `rows` floats (rows `ld` apart) but for the final
+ * scaling: the columns become exp(s - column max) in place and inv[j] 1 / column j's sum, for
+ * the caller to apply to what it computes from them (attention scales P V's output rows). */
+void ck_exp_cols(float *s, size_t rows, size_t cols, size_t ld, float *inv);
 
 /* dst[i] = f(src[i] * scale + shift), f = SiLU when `silu`, else identity. */
 void ck_affine(const float *src, float *dst, size_t n, float scale, float shift, int silu);
