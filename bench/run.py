@@ -184,8 +184,10 @@ def main():
     command = (f"OPENBLAS_CORETYPE={coretype} " if coretype else "") + "python3 bench/run.py " + " ".join(sys.argv[1:])
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     chart_path = os.path.splitext(a.out)[0] + ".png"
+    # The text first: opening the file empties it, which git would see as a local change.
+    text = markdown(results, low, a, sgemm, kernel_lines, command.strip(), os.path.basename(chart_path))
     with open(a.out, "w") as f:
-        f.write(markdown(results, low, a, sgemm, kernel_lines, command.strip(), os.path.basename(chart_path)))
+        f.write(text)
     chart.draw(results, PARTS, chart_path)
     print(f"wrote {a.out} and its chart")
 
