@@ -334,9 +334,10 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
                         }
                     continue;
                 }
-                const float *ab = packed ? packed + packed_at(m, ib, p0, kc) : whole ? ap + ib * kc : ap;
+                float *own = whole ? ap + ib * kc : ap; /* this block's place when packed here */
+                const float *ab = packed ? packed + packed_at(m, ib, p0, kc) : own;
                 if (pack && (!whole || jb == 0))
-                    for (size_t i = 0; i < mb; i += MR) pack_a(a, trans_a, m, ib + i, p0, kc, (float *)ab + i * kc);
+                    for (size_t i = 0; i < mb; i += MR) pack_a(a, trans_a, m, ib + i, p0, kc, own + i * kc);
                 size_t in = ib + MB < m ? ib + MB : 0, pa = in || jn ? p0 : p0 + kb, ka = k - pa < kb ? k - pa : kb;
                 size_t tiles = (mb + MR - 1) / MR * tiles_n;
                 int packs_next = !whole || (in ? jb == 0 : !jn); /* the block at (in, pa) */
