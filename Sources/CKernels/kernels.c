@@ -1,10 +1,15 @@
 /* Element-wise kernels with a portable path and an AVX2+FMA path selected at run time (and
  * AVX-512 for the column softmax).
  * exp follows Cephes' expf (range reduction by ln 2 in two parts, degree-6 polynomial; about
- * 1 ulp), erf Abramowitz & Stegun 7.1.26 refined (|error| < 1.5e-7). */
+ * 1 ulp), erf Abramowitz & Stegun 7.1.26 refined (|error| < 1.5e-7).
+ * No kernel here returns a subnormal: exp gives 0 below FLT_MIN (so exp(-inf) of a masked score
+ * is 0) and softmax flushes what its normalisation takes below it. A product over subnormal
+ * inputs runs on microcode, about 50x slower: a causal mask's weights of FLT_MIN / sum made
+ * the text encoder's P V products take half its time. */
 #include "ckernels.h"
 
 #include <cpuid.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 #include <immintrin.h>
@@ -53,7 +58,8 @@ static void exp_cols_portable(float *s, size_t rows, size_t cols, size_t ld, flo
 #define AVX2 __attribute__((target("avx2,fma")))
 
 AVX2 static inline __m256 exp8(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.72283f));
+    __m256 lo = _mm256_set1_ps(-87.33654f), normal = _mm256_cmp_ps(x, lo, _CMP_GE_OQ); /* exp(lo) = FLT_MIN */
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.72283f));
     __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
     x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
@@ -65,7 +71,7 @@ AVX2 static inline __m256 exp8(__m256 x) {
     y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
     y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
     __m256i n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
+    return _mm256_and_ps(_mm256_mul_ps(y, _mm256_castsi256_ps(n)), normal);
 }
 
 AVX2 static inline __m256 silu8(__m256 v) {
@@ -108,9 +114,15 @@ AVX2 static void softmax_row_avx2(float *row, size_t n) {
         _mm256_storeu_ps(tail, e);
         for (size_t j = full; j < n; j++) { row[j] = tail[j - full]; sum += tail[j - full]; }
     }
-    __m256 inv = _mm256_set1_ps(1.0f / sum);
-    for (size_t j = 0; j < full; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inv));
-    for (size_t j = full; j < n; j++) row[j] *= 1.0f / sum;
+    __m256 inv = _mm256_set1_ps(1.0f / sum), least = _mm256_set1_ps(FLT_MIN);
+    for (size_t j = 0; j < full; j += 8) {
+        __m256 p = _mm256_mul_ps(_mm256_loadu_ps(row + j), inv);
+        _mm256_storeu_ps(row + j, _mm256_and_ps(p, _mm256_cmp_ps(p, least, _CMP_GE_OQ)));
+    }
+    for (size_t j = full; j < n; j++) {
+        float p = row[j] * (1.0f / sum);
+        row[j] = p >= FLT_MIN ? p : 0.0f;
+    }
 }
 
 AVX2 static void affine_avx2(const float *src, float *dst, size_t n, float scale, float shift, int silu) {
@@ -194,7 +206,9 @@ AVX2 static void exp_cols_avx2(float *s, size_t rows, size_t cols, size_t ld, fl
 
 /* exp8's operations, 16 lanes at a time: the same values. */
 AVX512 static inline __m512 exp16(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.33654f)), _mm512_set1_ps(88.72283f));
+    __m512 lo = _mm512_set1_ps(-87.33654f);
+    __mmask16 normal = _mm512_cmp_ps_mask(x, lo, _CMP_GE_OQ);
+    x = _mm512_min_ps(_mm512_max_ps(x, lo), _mm512_set1_ps(88.72283f));
     __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
     x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
@@ -205,7 +219,7 @@ AVX512 static inline __m512 exp16(__m512 x) {
     y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
     y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
     y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(y, fx); /* y * 2^fx, rounded once like exp8's multiply by the built power */
+    return _mm512_maskz_mov_ps(normal, _mm512_scalef_ps(y, fx)); /* y * 2^fx, rounded once like exp8's multiply */
 }
 
 /* exp_cols_avx2 with 16 lanes: attention's score blocks are its largest use. */

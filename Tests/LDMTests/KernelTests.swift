@@ -465,6 +465,32 @@ final class KernelTests: XCTestCase {
         } }
     }
 
+    /// Attention weights are never subnormal (products over them run on microcode, ~50x
+    /// slower): a masked score (-inf) weighs exactly 0, and so do scores more than ~87 below
+    /// their row's or column's maximum. Rows 40 long, so both the vector body and the tail.
+    func testSoftmaxWeightsHoldNoSubnormals() {
+        func score(_ j: Int) -> Float {
+            if j == 0 { return 0 }
+            switch j % 3 {
+            case 0: return -.infinity
+            case 1: return -86 - Float(j) / 10
+            default: return -1
+            }
+        }
+        let scores = (0..<40).map(score)
+        var rows = scores
+        ck_softmax_rows(&rows, 1, 40, 40)
+        var cols = scores, inv = [Float](repeating: 0, count: 1)
+        ck_exp_cols(&cols, 40, 1, 1, &inv)
+        for (name, w) in [("softmax rows", rows), ("exp cols", cols)] {
+            XCTAssertFalse(w.contains { $0.isSubnormal }, name)
+            for j in stride(from: 3, to: 40, by: 3) { XCTAssertEqual(w[j], 0, "\(name): masked score \(j)") }
+            XCTAssertGreaterThan(w[0], 0.05, name)
+            XCTAssertEqual(w[2] / w[0], Float(exp(-1.0)), accuracy: 1e-6, name)
+        }
+        XCTAssertEqual(rows.reduce(0, +), 1, accuracy: 1e-6)
+    }
+
     func testUpsample() throws {
         let x = try Tensor([1, 2, 2, 3], (0..<12).map(Float.init))
         let y = try upsampleNearest2x(x, ws: Workspace(threads: 2))
