@@ -168,7 +168,8 @@ enum {
     SHARE = 64,            /* at most this many lines of each block per tile are spread */
     RESIDENT = 1 << 15,    /* lines (2 MB) of an operand small enough to be in cache already */
     IN_PLACE = 4,          /* tiles of C across, at most, for which A is read in place */
-    WHOLE = 1 << 20        /* floats (4 MB), at most, of a k block of A kept packed whole */
+    WHOLE = 1 << 20,       /* floats (4 MB), at most, of a k block of A kept packed whole */
+    FETCH_ROW = 2560       /* floats, at most, in a row of A read in place and fetched ahead */
 };
 
 static ahead ahead_of(const operand *x, int trans, size_t i0, size_t rows, size_t p0, size_t cols, size_t tiles) {
@@ -268,24 +269,29 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
 
 /* The tile with A fp32, not transposed and read in place, for a C at most IN_PLACE tiles
  * wide: each element of A meets that many tiles, so packing it would be a pass over the
- * weights for little reuse, while its rows read straight are streams the hardware prefetches
- * (the later tiles find them in cache). The same sums. */
+ * weights for little reuse (the later tiles find its rows in cache). The same sums, and the
+ * same spread prefetches as `tile`. */
 AVX512 static void tile_in_place(size_t kc, const float *a, size_t lda, const float *bp, __mmask16 m0, __mmask16 m1, float *c,
-                                 size_t ldc, size_t rows, float alpha, float beta, int swap) {
+                                 size_t ldc, size_t rows, float alpha, float beta, int swap, const char *const *fetch, size_t nf) {
     __m512 acc[MR][2];
     const float *row[MR];
     for (size_t i = 0; i < MR; i++) row[i] = a + (i < rows ? i : rows - 1) * lda; /* rows past m repeat the last */
 #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    for (size_t p = 0; p < kc; p++, bp += NR) {
-        __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+    size_t gap = nf ? (kc + nf - 1) / nf : kc, q = 0;
+    for (size_t p0 = 0; p0 < kc; p0 += gap) {
+        for (size_t p = p0; p < p0 + gap && p < kc; p++, bp += NR) {
+            __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
 #pragma GCC unroll 14
-        for (int i = 0; i < MR; i++) {
-            __m512 x = _mm512_set1_ps(row[i][p]);
-            acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
+            for (int i = 0; i < MR; i++) {
+                __m512 x = _mm512_set1_ps(row[i][p]);
+                acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
+            }
         }
+        if (q < nf) _mm_prefetch(fetch[q++], _MM_HINT_T1);
     }
+    while (q < nf) _mm_prefetch(fetch[q++], _MM_HINT_T1);
     finish(acc, alpha, beta, m0, m1, c, ldc, rows, swap);
 }
 
@@ -312,6 +318,7 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
     /* B's block is packed once per k block, A's too where kept whole, else once more for each
      * further NB columns. The blocks go p0 -> jb -> ib; the next of each is fetched ahead. */
     const ahead none = {0};
+    int fetch_in = in_place && k <= FETCH_ROW && streamed(a, m, k);
     int fetch_a = pack && (trans_a ? streamed(a, k, m) : streamed(a, m, k)), fetch_b = trans_b ? streamed(b, n, k) : streamed(b, k, n);
     size_t tiles_m = (m + MR - 1) / MR;
     for (size_t p0 = 0; p0 < k; p0 += kb) {
@@ -325,13 +332,25 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
             for (size_t ib = 0; ib < m; ib += MB) {
                 size_t mb = m - ib < MB ? m - ib : MB;
                 if (in_place) {
-                    for (size_t i = 0; i < mb; i += MR)
+                    for (size_t i = 0; i < mb; i += MR) {
+                        /* The next row tile's run of A (or the first at the next k block) is
+                         * fetched while this one computes: the hardware does not find 14 runs
+                         * of kc floats in time. Cold weights, one thread: 128x5120x1280 117 ->
+                         * 127 GFLOP/s, 128x2560x640 101 -> 125, 77x768x768 89 -> 104; where
+                         * rows are long (k 3072 to 5760) no change, at k = 11520 a loss (116
+                         * -> 89): the hardware streams each row on into the next k block. */
+                        size_t in = ib + i + MR < m ? ib + i + MR : 0, pa = in ? p0 : p0 + kb, ka = k - pa < kb ? k - pa : kb;
+                        ahead next = fetch_in && pa < k ? ahead_of(a, 0, in, m - in < MR ? m - in : MR, pa, ka, tiles_n) : none;
                         for (size_t j = 0; j < nb; j += NR) {
                             size_t cols = nb - j < NR ? nb - j : NR;
                             float *cij = swap ? c + (jb + j) * ldc + ib + i : c + (ib + i) * ldc + jb + j;
+                            const char *fetch[SHARE];
+                            size_t nf = ahead_take(&next, next.share < SHARE ? next.share : SHARE, fetch);
                             tile_in_place(kc, (const float *)a->p + (ib + i) * a->ld + p0, a->ld, bp + j * kc, lanes(cols),
-                                          lanes(cols > 16 ? cols - 16 : 0), cij, ldc, mb - i < MR ? mb - i : MR, alpha, bt, swap);
+                                          lanes(cols > 16 ? cols - 16 : 0), cij, ldc, mb - i < MR ? mb - i : MR, alpha, bt, swap, fetch, nf);
+                            if (next.share > SHARE) ahead_take(&next, next.share - SHARE, NULL);
                         }
+                    }
                     continue;
                 }
                 float *own = whole ? ap + ib * kc : ap; /* this block's place when packed here */
