@@ -36,19 +36,21 @@ int ck_has_avx2(void) {
 
 static inline float silu1(float v) { return v / (1.0f + expf(-v)); }
 
+static inline float normal_or_zero(float v) { return v >= FLT_MIN ? v : 0.0f; }
+
 static void softmax_row_portable(float *row, size_t n) {
     float m = -INFINITY, sum = 0;
     for (size_t j = 0; j < n; j++) m = row[j] > m ? row[j] : m;
-    for (size_t j = 0; j < n; j++) { row[j] = expf(row[j] - m); sum += row[j]; }
+    for (size_t j = 0; j < n; j++) { row[j] = normal_or_zero(expf(row[j] - m)); sum += row[j]; }
     float inv = 1.0f / sum;
-    for (size_t j = 0; j < n; j++) row[j] *= inv;
+    for (size_t j = 0; j < n; j++) row[j] = normal_or_zero(row[j] * inv);
 }
 
 static void exp_cols_portable(float *s, size_t rows, size_t cols, size_t ld, float *inv) {
     for (size_t j = 0; j < cols; j++) {
         float m = -INFINITY, sum = 0;
         for (size_t r = 0; r < rows; r++) m = s[r * ld + j] > m ? s[r * ld + j] : m;
-        for (size_t r = 0; r < rows; r++) { s[r * ld + j] = expf(s[r * ld + j] - m); sum += s[r * ld + j]; }
+        for (size_t r = 0; r < rows; r++) { s[r * ld + j] = normal_or_zero(expf(s[r * ld + j] - m)); sum += s[r * ld + j]; }
         inv[j] = 1.0f / sum;
     }
 }
@@ -119,10 +121,7 @@ AVX2 static void softmax_row_avx2(float *row, size_t n) {
         __m256 p = _mm256_mul_ps(_mm256_loadu_ps(row + j), inv);
         _mm256_storeu_ps(row + j, _mm256_and_ps(p, _mm256_cmp_ps(p, least, _CMP_GE_OQ)));
     }
-    for (size_t j = full; j < n; j++) {
-        float p = row[j] * (1.0f / sum);
-        row[j] = p >= FLT_MIN ? p : 0.0f;
-    }
+    for (size_t j = full; j < n; j++) row[j] = normal_or_zero(row[j] * (1.0f / sum));
 }
 
 AVX2 static void affine_avx2(const float *src, float *dst, size_t n, float scale, float shift, int silu) {
