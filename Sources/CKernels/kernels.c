@@ -1,5 +1,5 @@
 /* Element-wise kernels with a portable path and an AVX2+FMA path selected at run time (and
- * AVX-512 for the column softmax).
+ * AVX-512 for the column exp of attention's softmax).
  * exp follows Cephes' expf (range reduction by ln 2 in two parts, degree-6 polynomial; about
  * 1 ulp), erf Abramowitz & Stegun 7.1.26 refined (|error| < 1.5e-7).
  * No kernel here returns a subnormal: exp gives 0 below FLT_MIN (so exp(-inf) of a masked score

@@ -40,7 +40,9 @@ void ck_pack_a(int trans_a, size_t m, size_t k, const float *a, size_t lda, floa
 int ck_sgemm_packed(const float *packed, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *b, size_t ldb,
                     float beta, float *c, size_t ldc, int swap);
 
-/* Softmax of each of `rows` rows of `cols` floats, `ld` apart, in place (max subtracted). */
+/* Softmax of each of `rows` rows of `cols` floats, `ld` apart, in place (max subtracted).
+ * Here and in ck_exp_cols a weight below FLT_MIN is 0 (exp(-inf) of a masked score too): no
+ * subnormals reach the products that read them. */
 void ck_softmax_rows(float *s, size_t rows, size_t cols, size_t ld);
 
 /* Softmax down each of `cols` columns of `rows` floats (rows `ld` apart) but for the final
