@@ -91,6 +91,24 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Random weights stored as `type` from the second byte on (unaligned): a sane fp16, bf16
+    /// or fp32 per element, or per Q8_0 block an fp16 scale, then random int8s.
+    func randomStored(_ type: TensorType, _ count: Int) -> [UInt8] {
+        let length = type.byteCount(count)! + 1
+        var bytes = [UInt8](repeating: 0, count: length)
+        for i in 0..<length { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+        bytes.withUnsafeMutableBytes { raw in
+            let p = raw.baseAddress! + 1
+            switch type {
+            case .f16: for i in 0..<count { p.storeBytes(of: Float16(Float.random(in: -2...2, using: &rng)), toByteOffset: 2 * i, as: Float16.self) }
+            case .bf16: for i in 0..<count { p.storeBytes(of: UInt16(Float.random(in: -2...2, using: &rng).bitPattern >> 16), toByteOffset: 2 * i, as: UInt16.self) }
+            case .q8_0: for b in 0..<count / 32 { p.storeBytes(of: Float16(Float.random(in: 0.001...0.1, using: &rng)), toByteOffset: 34 * b, as: Float16.self) }
+            default: for i in 0..<count { p.storeBytes(of: Float.random(in: -2...2, using: &rng), toByteOffset: 4 * i, as: Float.self) }
+            }
+        }
+        return bytes
+    }
+
     /// Weights read as stored (fp16, bf16, Q8_0, unaligned fp32), as A and as B^T, give
     /// bitwise the products of the same weights converted to fp32 first, on one and two
     /// threads; and WeightRows hands ck_sgemm the stored rows, OpenBLAS converted blocks.
@@ -101,19 +119,7 @@ final class KernelTests: XCTestCase {
             let ld = k + 32
             let x = try random([other, k])
             for type in types {
-                // Random stored bytes: a sane fp16 or bf16 per element, a Q8_0 block's fp16 scale then int8s.
-                let length = type.byteCount(rows * ld)! + 1
-                var bytes = [UInt8](repeating: 0, count: length)
-                for i in 0..<length { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
-                bytes.withUnsafeMutableBytes { raw in
-                    let p = raw.baseAddress! + 1  // unaligned
-                    switch type {
-                    case .f16: for i in 0..<rows * ld { p.storeBytes(of: Float16(Float.random(in: -2...2, using: &rng)), toByteOffset: 2 * i, as: Float16.self) }
-                    case .bf16: for i in 0..<rows * ld { p.storeBytes(of: UInt16(Float.random(in: -2...2, using: &rng).bitPattern >> 16), toByteOffset: 2 * i, as: UInt16.self) }
-                    case .q8_0: for b in 0..<rows * ld / 32 { p.storeBytes(of: Float16(Float.random(in: 0.001...0.1, using: &rng)), toByteOffset: 34 * b, as: Float16.self) }
-                    default: for i in 0..<rows * ld { p.storeBytes(of: Float.random(in: -2...2, using: &rng), toByteOffset: 4 * i, as: Float.self) }
-                    }
-                }
+                let bytes = randomStored(type, rows * ld)
                 try bytes.withUnsafeBytes { raw in
                     let stored = WeightBlock(stored: raw.baseAddress! + 1, type: type)
                     let w = stored.converted(rows: rows, length: ld, ld: ld)
@@ -147,6 +153,37 @@ final class KernelTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// The AVX-512 Winograd filter transforms read weights as stored (fp32, fp16, bf16, Q8_0)
+    /// and give, bit for bit, the portable transforms' values on the weights converted to fp32:
+    /// whole vectors of 16 filters, a partial last one, blocks of output channels from k0 on.
+    func testWinogradFiltersReadStoredWeights() throws {
+        try XCTSkipUnless(ck_has_avx512() != 0, "the stored-weight filter transforms are AVX-512 code")
+        let k = 5
+        for type in [TensorType.f32, .f16, .bf16, .q8_0] {
+            for c in type == .q8_0 ? [32, 96, 320] : [16, 40, 320] {
+                let bytes = randomStored(type, k * c * 9)
+                bytes.withUnsafeBytes { raw in
+                    let stored = WeightBlock(stored: raw.baseAddress! + 1, type: type)
+                    let w = stored.converted(rows: k, length: c * 9, ld: c * 9)
+                    for (tile, planes, portable) in [(Int32(2), 16, ck_wino_weights), (4, 36, ck_wino4_weights)] {
+                        let size = planes * ck_wino_plane(k * c)
+                        var expected = [Float](repeating: .nan, count: size), ours = expected
+                        portable(w, c, 0, k, k, &expected)
+                        ours.withUnsafeMutableBufferPointer { u in
+                            for (k0, nk) in [(0, 2), (2, 3)] {
+                                XCTAssertEqual(ck_wino_filters(tile, stored.base, stored.ckType, c, k0, nk, k, u.baseAddress! + k0 * c), 0)
+                            }
+                        }
+                        let differing = zip(expected, ours).filter { $0.bitPattern != $1.bitPattern }.count
+                        XCTAssertEqual(differing, 0, "\(type), \(c) channels, F(\(tile)x\(tile))")
+                    }
+                }
+            }
+        }
+        var u = [Float](repeating: 0, count: 16)
+        XCTAssertEqual(ck_wino_filters(2, u, Int32(CK_Q8_0), 16, 0, 0, 1, &u), -2, "Q8_0 rows of 144 elements are not whole blocks")
     }
 
     func testConv2d() throws {

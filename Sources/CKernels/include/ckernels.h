@@ -68,7 +68,6 @@ void ck_f16_to_f32(const void *src, size_t n, float *dst);
 /* Q8_0 blocks (fp16 scale d, then 32 int8 q; 34 bytes, any alignment) -> d * q as fp32. */
 void ck_q8_0_to_f32(const void *src, size_t blocks, float *dst);
 
-#endif
 
 /* Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1, in three steps
  * around 16 GEMMs. Tiles cover the output in 2x2 blocks; tile q of a batch is item
@@ -117,7 +116,15 @@ static inline size_t ck_wino4_input_scratch(size_t W) { return 8 * ((W + 3) / 4 
 void ck_wino4_output(const float *M, size_t K, size_t H, size_t W, size_t k0, size_t nk, size_t k1, size_t nk1,
                      size_t q0, size_t nq, const float *bias, float *y, float *buf, int add);
 
+/* ck_wino_weights (tile 2) or ck_wino4_weights (tile 4) with w as stored (one row of C x 9
+ * elements per output channel, of type CK_F32, CK_F16, CK_BF16 or CK_Q8_0, Q8_0 rows a
+ * multiple of 32), the same values as converting it to fp32 first: only where
+ * ck_has_avx512(), else -2, as for weights it cannot read. nk = 0 writes nothing: it asks. */
+int ck_wino_filters(int tile, const void *w, int type, size_t C, size_t k0, size_t nk, size_t rows, float *U);
+
 /* Row r of the mapped input plane `img` of channel c, item n: W values into dst (H, W are the
  * sizes the convolution sees). */
 void ck_map_row(const float *img, size_t H, size_t W, size_t r, size_t n, size_t C, size_t c,
                 const struct ck_input_map *map, float *dst);
+
+#endif

@@ -10,7 +10,8 @@ public struct WeightRows {
     public let rowLength: Int
     /// Stored as fp32: every block is a view, so one block of all rows costs nothing.
     let inPlace: Bool
-    /// The rows as stored, where that is not aligned fp32.
+    /// All rows as stored, for kernels that read every stored type (ck_sgemm, the Winograd
+    /// filter transforms): the fp32 floats in place, or the stored rows they convert.
     let stored: WeightBlock?
     private let fetch: (Int, Int) throws -> UnsafePointer<Float>
 
@@ -23,7 +24,7 @@ public struct WeightRows {
         self.rows = rows
         self.rowLength = rowLength
         inPlace = true
-        stored = nil
+        stored = WeightBlock(w)
         fetch = { first, _ in w + first * rowLength }
     }
 
@@ -53,7 +54,7 @@ public struct WeightRows {
     /// most `blockBudget` floats, whole multiples of 256 rows where they can be, so the GEMM
     /// tiles of each (64 rows, or 256 columns or more) share out evenly over threads.
     func forEachBlock(_ body: (Int, Int, WeightBlock) throws -> Void) throws {
-        if let stored, BLAS.ownKernel { return try body(0, rows, stored) }
+        if let stored, inPlace || BLAS.ownKernel { return try body(0, rows, stored) }
         let fit = max(1, Self.blockBudget / max(rowLength, 1))
         let step = inPlace || fit >= rows ? rows : fit >= 256 ? fit / 256 * 256 : fit >= 64 ? fit / 64 * 64 : fit
         var first = 0

@@ -78,13 +78,21 @@ enum Winograd {
         let m = try ws.scratch.floats(.work, e * ck_wino_plane(kBlock * qBlock))
         let perThread = v.scratch(w)
         let rows = try ws.scratch.floats(.rows, ws.threads * perThread)
+        // Filters as stored where ck_wino_filters reads them (fp16 and Q8_0 need no fp32
+        // block), else converted a block at a time for the portable transforms.
+        let tile = Int32(v.tile)
+        let stored = weight.stored.flatMap { ck_wino_filters(tile, $0.base, $0.ckType, c, 0, 0, 0, u) == 0 ? $0 : nil }
         func run(_ biasPtr: UnsafePointer<Float>?, _ mapPtr: UnsafePointer<ck_input_map>) throws {
             var k0 = 0
             while k0 < k {
                 let nk = min(kBlock, k - k0)
-                let wk = try weight.block(k0, nk)
+                let wk = stored == nil ? try weight.block(k0, nk) : nil
                 parallelRanges(nk, threads: ws.threads) { r in
-                    v.weights(wk, c, r.lowerBound, r.count, nk, u + r.lowerBound * c)
+                    if let stored {
+                        _ = ck_wino_filters(tile, stored.base, stored.ckType, c, k0 + r.lowerBound, r.count, nk, u + r.lowerBound * c)
+                    } else {
+                        v.weights(wk, c, r.lowerBound, r.count, nk, u + r.lowerBound * c)
+                    }
                 }
                 try ws.checkCancelled()
                 var q0 = 0
