@@ -32,15 +32,15 @@ enum Winograd {
     static let filterBudget = 10 << 20
 
     /// The variant for an input, or nil where direct convolution is better: Winograd wants
-    /// enough tiles to keep the GEMMs wide. F(4x4) pays from 2048 pixels (a 32x32 UNet level at
-    /// batch 2: 320 -> 320 channels 18.0 -> 15.5 ms, best of 6 paired runs); at 1024 it ties
-    /// F(2x2) and at 512 loses.
+    /// enough tiles to keep the GEMMs wide. F(4x4) pays from 1024 pixels (a 32x32 UNet level at
+    /// batch 1, 2 threads, 3 alternating rounds: 320 channels 7.4-8.0 -> 6.6-7.6 ms, 640
+    /// channels 29.3-29.9 -> 26.2-26.5 ms); at 512 it loses (640 channels 15.5 -> 16.4 ms).
     static func variant(_ g: ConvGeometry, channels: Int, batch: Int, height: Int, width: Int) -> Variant? {
         guard g.kernel == 3, g.stride == 1, g.padTop == 1, g.padLeft == 1, g.padBottom == 1, g.padRight == 1, channels >= 16 else {
             return nil
         }
         let pixels = batch * height * width
-        return pixels >= 2048 ? f4 : pixels >= 256 ? f2 : nil
+        return pixels >= 1024 ? f4 : pixels >= 256 ? f2 : nil
     }
 
     /// The convolution of x as `map` presents it, into a new tensor or added to `into`. Tiles
