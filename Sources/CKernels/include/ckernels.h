@@ -68,7 +68,6 @@ void ck_f16_to_f32(const void *src, size_t n, float *dst);
 /* Q8_0 blocks (fp16 scale d, then 32 int8 q; 34 bytes, any alignment) -> d * q as fp32. */
 void ck_q8_0_to_f32(const void *src, size_t blocks, float *dst);
 
-
 /* Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1, in three steps
  * around 16 GEMMs. Tiles cover the output in 2x2 blocks; tile q of a batch is item
  * q / tiles_per_item.

@@ -9,16 +9,12 @@ import Glibc
 enum Buffer {
     /// Buffers from this size up are mapped.
     static let mappedBytes = 128 << 10
-    /// Mappings from this size up ask for transparent huge pages: a fresh UNet call's first
-    /// touches of its scratch and activations took 76k page faults at 256 px (300k at 512), 22k
-    /// (40k) so, for the same peak memory. Where the kernel keeps to small pages, nothing changes.
-    static let hugeBytes = 2 << 20
-
     /// `bytes` of uninitialised storage (mapped ones read as zeros), or nil when out of memory.
-    static func allocate(_ bytes: Int) -> UnsafeMutableRawPointer? {
+    /// With `huge`, a mapping asks for transparent huge pages (where the kernel offers them).
+    static func allocate(_ bytes: Int, huge: Bool = false) -> UnsafeMutableRawPointer? {
         if bytes >= mappedBytes {
             guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else { return nil }
-            if bytes >= hugeBytes { madvise(p, bytes, MADV_HUGEPAGE) }
+            if huge { madvise(p, bytes, MADV_HUGEPAGE) }
             return p
         }
         var p: UnsafeMutableRawPointer?

@@ -38,7 +38,10 @@ public final class Scratch {
             Buffer.free(buffers[i], capacities[i] * MemoryLayout<Float>.stride)
             buffers[i] = nil
             capacities[i] = 0
-            guard want <= Shape.maxElements, let raw = Buffer.allocate(want * MemoryLayout<Float>.stride) else {
+            // Huge pages: a fresh 256 px UNet call took 76k page faults, 34k so (512 px: 300k).
+            // Tensors keep small pages: the autoencoder frees its input's rows as it reads them,
+            // and on huge pages that freed little (512 px decode, peak anonymous 383 -> 590 MB).
+            guard want <= Shape.maxElements, let raw = Buffer.allocate(want * MemoryLayout<Float>.stride, huge: true) else {
                 throw LDMError.outOfMemory("cannot allocate \(n) floats of scratch")
             }
             buffers[i] = raw.bindMemory(to: Float.self, capacity: want)
