@@ -1,9 +1,11 @@
-"""One measured job, run in its own process so its memory is its own:
+"""One measurement's process, so its memory is its own, serving runs on request so that the
+runs of several implementations can be interleaved (bench/harness.py drives it):
     python3 bench/job.py '{"job": "vae_decode", "impl": "ldm", "model": ..., "size": 256, ...}'
 `model` is a Stable Diffusion pipeline folder (diffusers loads the component it needs) or, for
-libldm, a GGUF of one. impl "flops" runs the diffusers job once under torch's FLOP counter.
-Prints one JSON line: the seconds of each repeat (after `warmups` unmeasured runs), or the
-FLOP count."""
+libldm, a GGUF of one. It prints one JSON line when loaded, then answers each line on stdin
+with one: `run` runs the job once and reports its seconds (impl "flops": the diffusers job's
+FLOPs, counted by torch), `save PATH` saves the last output as a numpy file. It ends with stdin.
+"""
 import json
 import os
 import sys
@@ -126,32 +128,37 @@ def txt2img(impl, model, size, threads):
 JOBS = {f.__name__: f for f in (unet_call, text_encoder, vae_decode, vae_encode, txt2img)}
 
 
+def reply(**fields):
+    print(json.dumps(fields), flush=True)
+
+
 def main():
     global LOW_MEMORY
     args = json.loads(sys.argv[1])
     LOW_MEMORY = args.get("low_memory", False)
-    job, impl, output = JOBS[args["job"]], args["impl"], args.get("output")
+    job, impl = JOBS[args["job"]], args["impl"]
     run = job("diffusers" if impl == "flops" else impl, args["model"], args["size"], args["threads"])
     if impl != "ldm":
         import torch
         torch.set_grad_enabled(False)
-    if impl == "flops":
-        from torch.utils.flop_counter import FlopCounterMode
-        with FlopCounterMode(display=False) as counter:
-            run()
-        print(json.dumps({"flops": counter.get_total_flops()}))
-        return
+    reply(ready=True)
     out = None
-    for _ in range(args.get("warmups", 1)):
-        out = run()
-    times = []
-    for _ in range(args.get("repeats", 1)):
-        t = time.perf_counter()
-        out = run()
-        times.append(time.perf_counter() - t)
-    if output:
-        np.save(output, out)
-    print(json.dumps({"times": times}))
+    for line in sys.stdin:
+        command, _, path = line.strip().partition(" ")
+        if command == "run" and impl == "flops":
+            from torch.utils.flop_counter import FlopCounterMode
+            with FlopCounterMode(display=False) as counter:
+                run()
+            reply(flops=counter.get_total_flops())
+        elif command == "run":
+            t = time.perf_counter()
+            out = run()
+            reply(time=time.perf_counter() - t)
+        elif command == "save":
+            np.save(path, out)
+            reply(saved=path)
+        else:
+            sys.exit(f"job.py: unknown command {line.strip()!r}")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,7 @@ bench/paired.md.
 """
 import argparse
 import datetime
-import json
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -20,19 +18,11 @@ import models  # noqa: E402
 from run import PARTS, _commit  # noqa: E402
 
 
-def start(impl, model, part, size, cpu, a):
+def start(impl, model, part, size, cpu):
     """job.py for one implementation on one thread, pinned to `cpu`."""
-    args = json.dumps(dict(job=part, impl=impl, model=model, size=size, threads=1, warmups=a.warmups, repeats=a.repeats))
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, os.path.join(HERE, "job.py"), args], stdout=subprocess.PIPE, text=True, env=env,
-                            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
-
-
-def times(p):
-    out, _ = p.communicate()
-    if p.returncode != 0:
-        raise RuntimeError(f"bench job failed ({p.returncode})")
-    return json.loads(out.strip().splitlines()[-1])["times"]
+    return harness.Job(popen=dict(env=env, preexec_fn=lambda: os.sched_setaffinity(0, {cpu})),
+                       job=part, impl=impl, model=model, size=size, threads=1)
 
 
 def pair(part, size, model, folder, a):
@@ -40,11 +30,18 @@ def pair(part, size, model, folder, a):
     ratios, best = [], [float("inf"), float("inf")]
     for r in range(a.rounds):
         ours, theirs = (0, 1) if r % 2 == 0 else (1, 0)
-        p_ours = start("ldm", model, part, size, ours, a)
-        p_theirs = start("diffusers", folder, part, size, theirs, a)
-        t_ours, t_theirs = times(p_ours), times(p_theirs)
-        ratios.append(sum(t_ours) / sum(t_theirs))
-        best = [min(best[0], *t_ours), min(best[1], *t_theirs)]
+        jobs = start("ldm", model, part, size, ours), start("diffusers", folder, part, size, theirs)
+        totals = [0.0, 0.0]
+        for i in range(a.warmups + a.repeats):
+            for job in jobs:
+                job.send("run")
+            times = [job.receive()["time"] for job in jobs]
+            if i >= a.warmups:
+                totals = [total + t for total, t in zip(totals, times)]
+                best = [min(b, t) for b, t in zip(best, times)]
+        for job in jobs:
+            job.close()
+        ratios.append(totals[0] / totals[1])
     return ratios, best
 
 

@@ -53,7 +53,7 @@ def flops(part, size, folder, threads, cache):
                           + 2 * flops("text_encoder", size, folder, threads, cache)
                           + flops("vae_decode", size, folder, threads, cache))
         else:
-            cache[key] = harness.run(job=part, impl="flops", model=folder, size=size, threads=threads)["flops"]
+            cache[key] = harness.flops(job=part, model=folder, size=size, threads=threads)
     return cache[key]
 
 
@@ -68,15 +68,24 @@ def agreement(part, ref, ours):
 
 
 def measure(part, size, folder, variants, a):
-    """One row per implementation: seconds, memory, and the share of other processes' CPU."""
+    """One row per implementation: seconds, memory, and the share of other processes' CPU.
+    All are loaded first, then run in turn, round after round, so that a slow spell of the
+    machine (a shared host's) falls on each of them alike."""
     long = part == "txt2img"
+    warmups, repeats = (0, 1) if long else (a.warmups, a.repeats)
+    jobs = [(name, harness.Job(job=part, impl=impl, model=model, size=size, threads=a.threads)) for name, impl, model in variants]
+    times = {name: [] for name, _ in jobs}
+    for r in range(warmups + repeats):
+        for name, job in jobs:
+            t = job.run()["time"]
+            if r >= warmups:
+                times[name].append(t)
     rows, outputs = [], {}
-    for name, impl, model in variants:
+    for name, job in jobs:
         out = os.path.join(models.WORK, f"out_{name}.npy")
-        r = harness.run(job=part, impl=impl, model=model, size=size, threads=a.threads, output=out,
-                        repeats=1 if long else a.repeats, warmups=0 if long else a.warmups)
+        r = dict(name=name, times=times[name], best=min(times[name]), **job.close(out))
+        rows.append(r)
         outputs[name] = np.load(out)
-        rows.append(dict(name=name, **r))
         print(f"  {name:9s} {r['best']:8.2f} s   peak RSS {r['peak_rss'] / 2**20:6.0f} MB   peak anon {r['peak_anon'] / 2**20:6.0f} MB"
               + ("   BUSY" if r["foreign"] > BUSY else ""), flush=True)
     for row in rows[1:]:
@@ -108,7 +117,7 @@ def markdown(results, low, a, sgemm, kernel_lines, command, chart_name):
         f"`{command}` on {datetime.date.today()} with the build of commit {_commit()}: {cpu}, {os.cpu_count()} cores, {a.threads} threads for both "
         f"implementations. diffusers runs fp32 (torch {_version('torch')}, diffusers {_version('diffusers')}); libldm "
         "runs the same weights as F32 (the diffusers folder) and as F16 and Q8_0 GGUF files. Times are the best of "
-        f"{a.repeats} runs after {a.warmups} unmeasured ones (txt2img: one run); ratios are libldm / diffusers. GFLOP/s is the part's "
+        f"{a.repeats} runs after {a.warmups} unmeasured ones (txt2img: one run), the implementations taking turns run by run; ratios are libldm / diffusers. GFLOP/s is the part's "
         f"FLOPs (torch's counter on the diffusers model) over libldm's F32 time, next to OpenBLAS's `cblas_sgemm` at "
         f"{sgemm:.0f} GFLOP/s on this machine (libldm's own GEMM rate is in the kernel table below). Memory: peak RSS (VmHWM, mapped weights included) and peak "
         "anonymous memory (RssAnon sampled every 10 ms).", "",
