@@ -46,6 +46,8 @@ def _component(cls, model, subfolder):
 
 def _pipeline(model):
     from diffusers import StableDiffusionPipeline
+    from diffusers.utils import logging
+    logging.disable_progress_bar()  # loading's, which set_progress_bar_config leaves on
     pipe = StableDiffusionPipeline.from_pretrained(model, low_cpu_mem_usage=False, safety_checker=None,
                                                    requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
