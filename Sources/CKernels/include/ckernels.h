@@ -40,6 +40,13 @@ void ck_pack_a(int trans_a, size_t m, size_t k, const float *a, size_t lda, floa
 int ck_sgemm_packed(const float *packed, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *b, size_t ldb,
                     float beta, float *c, size_t ldc, int swap);
 
+/* Runs fn(ctx, p) for p = 0 ..< parts (2 to 64, at most the process's CPUs), part 0 on the
+ * calling thread and part p always on the same worker thread; returns 0 when done, -1
+ * (nothing run) for other part counts, when the workers are taken (a region inside a region,
+ * or another caller's) or when they cannot be started. */
+typedef void (*ck_part_fn)(void *ctx, size_t part);
+int ck_parallel(size_t parts, ck_part_fn fn, void *ctx);
+
 /* Softmax of each of `rows` rows of `cols` floats, `ld` apart, in place (max subtracted).
  * Here and in ck_exp_cols a weight below FLT_MIN is 0 (exp(-inf) of a masked score too): no
  * subnormals reach the products that read them. */

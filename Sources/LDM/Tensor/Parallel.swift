@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 
 /// Splits `0..<n` into at most `threads` contiguous ranges and runs `body` on each, in
@@ -9,7 +10,7 @@ public func parallelRanges(_ n: Int, threads: Int, _ body: (Range<Int>) -> Void)
 }
 
 /// As parallelRanges, also passing each range's worker index (0 ..< parts), for per-worker
-/// scratch.
+/// scratch. The ranges run on ck_parallel's workers, or on libdispatch's where those are taken.
 @inline(__always)
 public func parallelChunks(_ n: Int, threads: Int, _ body: (Int, Range<Int>) -> Void) {
     let parts = min(max(threads, 1), n)
@@ -17,7 +18,12 @@ public func parallelChunks(_ n: Int, threads: Int, _ body: (Int, Range<Int>) -> 
         if n > 0 { body(0, 0..<n) }
         return
     }
-    DispatchQueue.concurrentPerform(iterations: parts) { p in
-        body(p, (n * p / parts)..<(n * (p + 1) / parts))
+    let part = { (p: Int) in body(p, (n * p / parts)..<(n * (p + 1) / parts)) }
+    withoutActuallyEscaping(part) { part in
+        var task = part
+        let ran = withUnsafeMutablePointer(to: &task) { ctx in
+            ck_parallel(parts, { ctx, p in ctx!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(p) }, ctx) == 0
+        }
+        if !ran { DispatchQueue.concurrentPerform(iterations: parts, execute: part) }
     }
 }
