@@ -32,7 +32,7 @@ final class ParallelTests: XCTestCase {
             check(1 + round % 37, threads: 1 + round % 5)  // part counts rise and fall between regions
         }
         check(1000, threads: 64)
-        check(1000, threads: 65)  // more parts than ck_parallel takes: libdispatch's
+        check(1000, threads: 65)  // more than 64 parts (or than the CPUs, as most here): libdispatch's
     }
 
     func testNestedAndConcurrentRegions() {
