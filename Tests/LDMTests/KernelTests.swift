@@ -30,8 +30,9 @@ final class KernelTests: XCTestCase {
         return y
     }
 
-    /// Every transpose combination, sizes around the micro-tile (14 x 32) and block (224 rows,
-    /// 512 columns) edges, k in one to three blocks (at most 384 deep), padded leading dimensions, beta 0 over NaN (never read) and
+    /// Every transpose combination, sizes around the micro-tile (14 x 32) and block edges (224
+    /// rows and 512 columns at k up to 384; 126 and 288 at 672, 98 and 224 at 832), k in one or
+    /// two blocks (at most 1280 deep), padded leading dimensions, beta 0 over NaN (never read) and
     /// beta 0.5; one and two threads agree bitwise. With AVX-512, 28 x 40 runs as C^T on one
     /// thread but not wholly on two, and 230 x 40 as C^T; 100 x 200 as C^T on one thread (a
     /// short C: the long operand is read once), as two narrow products on two. Both paths:
@@ -46,7 +47,7 @@ final class KernelTests: XCTestCase {
     }
 
     func checkGemm(_ path: String) throws {
-        let sizes = [(1, 1, 1), (13, 17, 15), (15, 33, 17), (29, 31, 801), (230, 40, 33), (28, 40, 300), (20, 530, 9), (100, 200, 50), (3, 5, 0)]
+        let sizes = [(1, 1, 1), (13, 17, 15), (15, 33, 17), (29, 31, 801), (130, 300, 1300), (230, 40, 33), (230, 40, 801), (28, 40, 300), (20, 530, 9), (100, 200, 50), (3, 5, 0)]
         for (m, n, k) in sizes { for transA in [false, true] { for transB in [false, true] { for beta: Float in [0, 0.5] {
             let (ra, ca) = transA ? (k, m) : (m, k), (rb, cb) = transB ? (n, k) : (k, n)
             let (lda, ldb, ldc) = (ca + 3, cb + 1, n + 2)
@@ -80,7 +81,7 @@ final class KernelTests: XCTestCase {
     /// values the packing path gives the same columns of a wider product, over several k blocks.
     func testGemmNarrowReadsAInPlace() throws {
         try XCTSkipUnless(BLAS.ownKernel, "only ck_sgemm (AVX-512) reads A in place")
-        let (m, k, wide) = (45, 800, 140)
+        let (m, k, wide) = (45, 2700, 140)
         let a = try random([m, k + 3]), b = try random([k, wide])
         for n in [1, 17, 32, 100, 128] {
             let narrow = try Tensor([m, n]), full = try Tensor([m, wide])
