@@ -31,10 +31,11 @@ static size_t depth(size_t k) {
     return (kb + 31) / 32 * 32;
 }
 
-/* Rows of A and columns of B packed per block: MB and NB at depths up to 384, fewer beyond,
+/* Rows of A and columns of B packed per block: MB and NB at depths up to SIZED, fewer beyond,
  * so that the packed blocks (336 KB of A, 768 KB of B) still share the 2 MB L2. */
-static size_t block_rows(size_t kb) { return kb <= 384 ? MB : 16 * 384 / kb * MR; }
-static size_t block_cols(size_t kb) { return kb <= 384 ? NB : 512 * 384 / kb / NR * NR; }
+enum { SIZED = 384 };
+static size_t block_rows(size_t kb) { return kb <= SIZED ? MB : MB / MR * SIZED / kb * MR; }
+static size_t block_cols(size_t kb) { return kb <= SIZED ? NB : NB * SIZED / kb / NR * NR; }
 
 static int detect_avx512(void) {
     unsigned a, b, c, d;
