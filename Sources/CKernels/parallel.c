@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <time.h>
 
 enum {
     MAX_PARTS = 64,
@@ -128,5 +129,72 @@ int ck_parallel(size_t parts, ck_part_fn fn, void *ctx) {
         else sched_yield();
     }
     atomic_store_explicit(&pool.busy, 0, memory_order_release);
+    return 0;
+}
+
+/* Uneven ranges. A cloud host's two vCPUs are seldom equally fast for long: the same in-cache
+ * product ran at 134 and then 102 GFLOP/s on one of them, minutes apart, while the other held
+ * 133-138 (another tenant's work shares its core), and with even ranges the faster part then
+ * waits for the slower. So each region is cut by the speeds its parts showed before: items per
+ * second of each worker against the caller's, a moving average over the regions. Every kernel
+ * computes an element the same way wherever its range is cut, so outputs stay bitwise the
+ * same. Against even ranges, alternately in one process (2 threads): UNet call 0.93 / 0.93
+ * (256 px, 14 and 10 pairs) and 0.90 (512 px, 5 pairs) of the time, Q8_0 0.94, text encoder
+ * 0.94, VAE decode 1.00. */
+enum {
+    MIN_LEARN_NS = 100000 /* parts shorter than this (start-up, a cold cache) teach nothing */
+};
+static _Atomic double pace[MAX_PARTS]; /* worker p's speed over the caller's; 0: not yet seen */
+
+static double pace_of(size_t p) {
+    double v = p ? atomic_load_explicit(&pace[p], memory_order_relaxed) : 1;
+    return v > 0 ? v : 1;
+}
+
+static long long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+typedef struct {
+    ck_range_fn fn;
+    void *ctx;
+    size_t cut[MAX_PARTS + 1];
+    long long took[MAX_PARTS];
+} ranges;
+
+static void run_range(void *ctx, size_t p) {
+    ranges *r = ctx;
+    long long t = now_ns();
+    if (r->cut[p] < r->cut[p + 1]) r->fn(r->ctx, p, r->cut[p], r->cut[p + 1]);
+    r->took[p] = now_ns() - t;
+}
+
+void ck_parallel_cuts(size_t n, size_t parts, size_t *cut) {
+    double total = 0, sum = 0;
+    for (size_t p = 0; p < parts; p++) total += pace_of(p);
+    cut[0] = 0;
+    for (size_t p = 1; p < parts; p++) {
+        sum += pace_of(p - 1);
+        size_t c = (size_t)((double)n * sum / total + 0.5);
+        cut[p] = c < cut[p - 1] ? cut[p - 1] : c > n ? n : c;
+    }
+    cut[parts] = n;
+}
+
+int ck_parallel_ranges(size_t n, size_t parts, ck_range_fn fn, void *ctx) {
+    if (parts < 2 || parts > MAX_PARTS) return -1;
+    ranges r = {fn, ctx, {0}, {0}};
+    ck_parallel_cuts(n, parts, r.cut);
+    if (ck_parallel(parts, run_range, &r)) return -1;
+    double own = r.cut[1] - r.cut[0], own_ns = (double)r.took[0];
+    if (own == 0 || own_ns < MIN_LEARN_NS) return 0;
+    for (size_t p = 1; p < parts; p++) {
+        double items = (double)(r.cut[p + 1] - r.cut[p]), ns = (double)r.took[p];
+        if (items == 0 || ns < MIN_LEARN_NS) continue;
+        double v = 0.9 * pace_of(p) + 0.1 * (items / ns) / (own / own_ns);
+        atomic_store_explicit(&pace[p], v < 0.25 ? 0.25 : v > 4 ? 4 : v, memory_order_relaxed);
+    }
     return 0;
 }

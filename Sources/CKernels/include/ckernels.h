@@ -47,6 +47,14 @@ int ck_sgemm_packed(const float *packed, int trans_b, size_t m, size_t n, size_t
 typedef void (*ck_part_fn)(void *ctx, size_t part);
 int ck_parallel(size_t parts, ck_part_fn fn, void *ctx);
 
+/* ck_parallel over 0 ..< n cut in `parts` contiguous ranges in part order, part p given
+ * [lo, hi) (an empty range is not run); the cuts follow the speeds the workers showed in
+ * earlier regions. ck_parallel_cuts gives the cuts the next region would get (parts + 1
+ * entries, from 0 to n). */
+typedef void (*ck_range_fn)(void *ctx, size_t part, size_t lo, size_t hi);
+int ck_parallel_ranges(size_t n, size_t parts, ck_range_fn fn, void *ctx);
+void ck_parallel_cuts(size_t n, size_t parts, size_t *cut);
+
 /* Softmax of each of `rows` rows of `cols` floats, `ld` apart, in place (max subtracted).
  * Here and in ck_exp_cols a weight below FLT_MIN is 0 (exp(-inf) of a masked score too): no
  * subnormals reach the products that read them. */

@@ -10,7 +10,8 @@ public func parallelRanges(_ n: Int, threads: Int, _ body: (Range<Int>) -> Void)
 }
 
 /// As parallelRanges, also passing each range's worker index (0 ..< parts), for per-worker
-/// scratch. The ranges run on ck_parallel's workers, or on libdispatch's where those are taken.
+/// scratch. The ranges run on ck_parallel's workers, cut by their speeds in the regions before,
+/// or evenly on libdispatch's where those are taken. An empty range is not run.
 @inline(__always)
 public func parallelChunks(_ n: Int, threads: Int, _ body: (Int, Range<Int>) -> Void) {
     let parts = min(max(threads, 1), n)
@@ -18,12 +19,13 @@ public func parallelChunks(_ n: Int, threads: Int, _ body: (Int, Range<Int>) -> 
         if n > 0 { body(0, 0..<n) }
         return
     }
-    let part = { (p: Int) in body(p, (n * p / parts)..<(n * (p + 1) / parts)) }
-    withoutActuallyEscaping(part) { part in
-        var task = part
+    withoutActuallyEscaping(body) { body in
+        var task = body
         let ran = withUnsafeMutablePointer(to: &task) { ctx in
-            ck_parallel(parts, { ctx, p in ctx!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(p) }, ctx) == 0
+            ck_parallel_ranges(n, parts, { ctx, p, lo, hi in
+                ctx!.assumingMemoryBound(to: ((Int, Range<Int>) -> Void).self).pointee(p, lo..<hi)
+            }, ctx) == 0
         }
-        if !ran { DispatchQueue.concurrentPerform(iterations: parts, execute: part) }
+        if !ran { DispatchQueue.concurrentPerform(iterations: parts) { p in body(p, (n * p / parts)..<(n * (p + 1) / parts)) } }
     }
 }
