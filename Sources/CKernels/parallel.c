@@ -177,7 +177,7 @@ void ck_parallel_cuts(size_t n, size_t parts, size_t *cut) {
     cut[0] = 0;
     for (size_t p = 1; p < parts; p++) {
         sum += pace_of(p - 1);
-        size_t c = (size_t)((double)n * sum / total + 0.5);
+        size_t c = (size_t)((double)n * sum / total); /* n * p / parts while the speeds are equal */
         cut[p] = c < cut[p - 1] ? cut[p - 1] : c > n ? n : c;
     }
     cut[parts] = n;
