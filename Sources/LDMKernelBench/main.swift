@@ -45,9 +45,10 @@ report("cblas_sgemm 320x4096x2880 (OpenBLAS)", 2.0 * 320 * 4096 * 2880, best {
 report("gemm 320x4096x2880 (libldm, \(BLAS.ownKernel ? "AVX-512" : "OpenBLAS"))", 2.0 * 320 * 4096 * 2880, best {
     BLAS.gemm(m: 320, n: 4096, k: 2880, a: a.data, lda: 2880, b: bm.data, ldb: 4096, c: c.data, ldc: 4096, threads: threads)
 })
-for (ch, side) in [(320, 64), (640, 32), (1280, 16)] {
-    let x = try random([2, ch, side, side], seed: 3), w = try random([ch, ch * 9], seed: 4)
-    report("conv3x3 \(ch)->\(ch) @\(side)x\(side) batch 2", 2.0 * 2 * Double(ch * ch * 9 * side * side), try best {
+// The last two are direct (im2col) convolutions: too few pixels for Winograd.
+for (cin, ch, side) in [(320, 320, 64), (640, 640, 32), (1280, 1280, 16), (1280, 1280, 8), (2560, 1280, 4)] {
+    let x = try random([2, cin, side, side], seed: 3), w = try random([ch, cin * 9], seed: 4)
+    report("conv3x3 \(cin)->\(ch) @\(side)x\(side) batch 2", 2.0 * 2 * Double(ch * cin * 9 * side * side), try best {
         _ = try conv2d(x, weight: WeightRows(w), bias: nil, outChannels: ch, geometry: ConvGeometry(kernel: 3), ws: ws)
     })
 }

@@ -118,10 +118,16 @@ public func conv2d(_ x: Tensor, weight: WeightRows, bias: [Float]?, outChannels 
 func im2col(_ x: UnsafePointer<Float>, cin: Int, h: Int, w: Int, g: ConvGeometry, wo: Int,
             p0: Int, count: Int, into cols: UnsafeMutablePointer<Float>, ld: Int, threads: Int) {
     let k = g.kernel
+    let (ho, _) = g.outSize(h, w)
+    let wholePlanes = g.stride == 1 && ho == h && wo == w && p0 == 0 && count == h * w
     parallelRanges(cin * k * k, threads: threads) { rows in
         for row in rows {
             let c = row / (k * k), ky = (row / k) % k, kx = row % k
             let plane = x + c * h * w
+            if wholePlanes {
+                shiftedPlane(plane, h: h, w: w, dy: ky - g.padTop, dx: kx - g.padLeft, into: cols + row * ld)
+                continue
+            }
             var dst = cols + row * ld
             var p = p0
             let end = p0 + count
@@ -142,6 +148,21 @@ func im2col(_ x: UnsafePointer<Float>, cin: Int, h: Int, w: Int, g: ConvGeometry
                 p += run
             }
         }
+    }
+}
+
+/// dst[y, x] = plane[y + dy, x + dx], or 0 outside the plane: a stride-1 tap's whole row of
+/// columns as one shifted copy, then the columns that wrapped round a row edge zeroed (the
+/// deep levels' 8x8 and 4x4 planes make rows too short for a copy per row).
+private func shiftedPlane(_ plane: UnsafePointer<Float>, h: Int, w: Int, dy: Int, dx: Int, into dst: UnsafeMutablePointer<Float>) {
+    let n = h * w, shift = dy * w + dx
+    let lo = min(n, max(0, -shift)), hi = max(lo, min(n, n - shift))
+    dst.update(repeating: 0, count: lo)
+    dst.advanced(by: lo).update(from: plane.advanced(by: lo + shift), count: hi - lo)
+    dst.advanced(by: hi).update(repeating: 0, count: n - hi)
+    let wrapped = dx < 0 ? 0..<min(w, -dx) : max(0, w - dx)..<w
+    for y in 0..<h {
+        for x in wrapped { dst[y * w + x] = 0 }
     }
 }
 
