@@ -195,6 +195,8 @@ final class KernelTests: XCTestCase {
             ([1, 3, 7, 10], 5, ConvGeometry(kernel: 3, stride: 2, pad: 1)),
             ([2, 8, 5, 6], 4, ConvGeometry(kernel: 1)),
             ([1, 2, 6, 6], 2, ConvGeometry(kernel: 5, stride: 1, pad: 2)),
+            ([2, 3, 2, 3], 2, ConvGeometry(kernel: 5, stride: 1, pad: 2)),  // taps shifted off the whole plane
+            ([1, 2, 1, 1], 3, ConvGeometry(kernel: 3)),
             ([1, 64, 100, 100], 3, ConvGeometry(kernel: 3)),  // im2col in several bands
         ]
         for (shape, cout, g) in cases {
