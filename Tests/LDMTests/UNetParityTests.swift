@@ -23,6 +23,29 @@ final class UNetParityTests: XCTestCase {
     // Q8_0 weights (vectors F32): measured 1.5e-2 on this random model (fp32 files: ~1.2e-6).
     func testSD1Q8() throws { try check("unet_sd1.q8_0.gguf", "unet_sd1.ref.safetensors", tolerance: 3e-2) }
 
+    /// A sampling run's fixed context is projected to keys and values once and reused, bit for
+    /// bit the same; another tensor, or the context once forgotten, is projected afresh.
+    func testFixedContextProjectedOnce() throws {
+        let model = try Model(path: fixture("unet_sd1.compvis.safetensors")), unet = try XCTUnwrap(model.unet)
+        let ref = try references("unet_sd1.ref.safetensors")
+        let context = try XCTUnwrap(ref["context"]), ws = Workspace(threads: 2)
+        func call(_ c: Tensor) throws -> [Float] { try unet(ref["x"]!, timesteps: ref["t"]!.array, context: c, ws: ws).array }
+        let plain = try call(context)
+        ws.fixContext(context)
+        XCTAssert(try call(context) == plain, "first call, projecting")
+        let layers = ws.contextProjections.count
+        XCTAssertEqual(layers, model.store.tensors.keys.filter { $0.hasSuffix("attn2.to_k.weight") }.count, "one per cross-attention layer")
+        XCTAssertGreaterThan(layers, 0)
+        XCTAssert(try call(context) == plain, "second call, reusing")
+        XCTAssertEqual(ws.contextProjections.count, layers)
+        for (k, _) in ws.contextProjections.values { k.data.update(repeating: 0, count: k.count) }
+        XCTAssert(try call(context) != plain, "the reused keys are the ones kept")
+        XCTAssert(try call(try context.copy()) == plain, "another tensor")
+        ws.forgetFixedContext()
+        XCTAssertTrue(ws.contextProjections.isEmpty)
+        XCTAssert(try call(context) == plain, "forgotten")
+    }
+
     func testInferredConfig() throws {
         let sd1 = try XCTUnwrap(try Model(path: fixture("unet_sd1.compvis.safetensors")).unet?.config)
         XCTAssertEqual(sd1.levels, 2)

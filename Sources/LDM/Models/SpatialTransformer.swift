@@ -19,7 +19,7 @@ struct CrossAttention {
     func callAsFunction(_ x: Tensor, context: Tensor?, _ ws: Workspace) throws -> Tensor {
         let n = x.shape[0], t = x.shape[1], src = context ?? x, tc = src.shape[1]
         let inner = q.outFeatures, dh = inner / heads
-        let qt = try q(x, ws), kt = try k(src, ws), vt = try v(src, ws)
+        let qt = try q(x, ws), (kt, vt) = try keysAndValues(src, ws)
         let o = try Tensor([n, t, inner])
         let scale = 1 / Float(dh).squareRoot()
         for b in 0..<n {
@@ -30,6 +30,15 @@ struct CrossAttention {
                           tq: t, tk: tc, d: dh, scale: scale, ws: ws)
         }
         return try out(o, ws)
+    }
+
+    /// to_k and to_v of the attended tokens, projected once per sampling run for its fixed context.
+    private func keysAndValues(_ src: Tensor, _ ws: Workspace) throws -> (Tensor, Tensor) {
+        guard src === ws.fixedContext else { return (try k(src, ws), try v(src, ws)) }
+        if let kv = ws.contextProjections[k.weight.name] { return kv }
+        let kv = (try k(src, ws), try v(src, ws))
+        ws.contextProjections[k.weight.name] = kv
+        return kv
     }
 }
 

@@ -89,9 +89,13 @@ extension Context {
         }
 
         let params = SamplerParams(kind: o.sampler, steps: o.steps, eta: o.eta, prediction: model.prediction, schedule: model.schedule)
+        // [uncond, cond] as diffusers batches them; their context is the same at every step.
+        let sides = negative.map { [$0, cond] } ?? [cond]
+        ws.fixContext(try batchedContext(sides))
+        defer { ws.forgetFixedContext() }
         let denoiser: Denoiser = { [self] x, t in
-            guard let negative else { return try denoise(unet, x, t, [cond]) }
-            let out = try denoise(unet, x, t, [negative, cond])  // [2, C, h, w]: uncond, cond
+            let out = try denoise(unet, x, t, sides)  // guided: [2, C, h, w], uncond and cond
+            guard negative != nil else { return out }
             let guidedOut = try Tensor(x.shape)
             let u = out.item(0), v = out.item(1), g = o.guidance
             for i in 0..<guidedOut.count { guidedOut.data[i] = u[i] + g * (v[i] - u[i]) }
@@ -108,6 +112,15 @@ extension Context {
     private func resolve(_ c: Conditioning) throws -> Conditioning {
         guard let embedder = model.classEmbedder, let label = c.classLabel, c.context == nil else { return c }
         return Conditioning(context: try embedder.context(for: label), concat: c.concat, vector: c.vector)
+    }
+
+    /// The sides' contexts as one [N, tokens, dim] batch, or nil where they have none or
+    /// differ in length (they are then run one by one).
+    private func batchedContext(_ sides: [Conditioning]) throws -> Tensor? {
+        guard let first = sides[0].context, sides.allSatisfy({ $0.context?.shape == first.shape }) else { return nil }
+        let ctx = try Tensor([sides.count] + first.shape)
+        for (i, s) in sides.enumerated() { ctx.item(i).update(from: s.context!.data, count: first.count) }
+        return ctx
     }
 
     /// One UNet call for latent `x` [1, C, h, w] under each conditioning, batched when their
@@ -128,12 +141,8 @@ extension Context {
             for (i, s) in sides.enumerated() { extra.item(i).update(from: (s.concat ?? first).data, count: first.count) }
             input = try concatChannels(input, extra)
         }
-        var context: Tensor?
-        if let first = sides[0].context {
-            let ctx = try Tensor([n] + first.shape)
-            for (i, s) in sides.enumerated() { ctx.item(i).update(from: s.context!.data, count: first.count) }
-            context = ctx
-        }
+        let fixed = ws.fixedContext.flatMap { $0.shape[0] == n ? $0 : nil }
+        let context = try fixed ?? batchedContext(sides)
         var vector: Tensor?
         if let first = sides[0].vector {
             let v = try Tensor([n, first.count])
