@@ -288,6 +288,23 @@ final class KernelTests: XCTestCase {
         TensorPool.drain()
     }
 
+    /// Large freed tensors: two kept whatever their size, more only while those others total at
+    /// most the tier's bound (ten of 12 MB within 128 MB) and all fit its slots (sixteen).
+    func testLargeTensorPoolIsBounded() throws {
+        let big = 200 << 20
+        for (size, count, kept) in [(12 << 20, 12, 10), (4 << 20, 20, 14)] {
+            TensorPool.drain()
+            var held: [Tensor]? = try (0..<2).map { _ in try Tensor([big / 4]) }
+            held = nil
+            XCTAssertTrue(TensorPool.holding == (2, 2 * big), "\(TensorPool.holding)")
+            held = try (0..<count).map { _ in try Tensor([size / 4]) }
+            held = nil
+            XCTAssertTrue(TensorPool.holding == (2 + kept, 2 * big + kept * size), "\(size) bytes: \(TensorPool.holding)")
+        }
+        TensorPool.drain()
+        XCTAssertTrue(TensorPool.holding == (0, 0))
+    }
+
     /// Winograd F(2x2, 3x3) against the naive loop: odd sides (partial tiles), batches whose
     /// tiles share GEMMs, and budgets small enough to cut channels and tiles into blocks.
     func testWinogradConvolution() throws {
