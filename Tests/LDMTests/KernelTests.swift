@@ -288,11 +288,12 @@ final class KernelTests: XCTestCase {
         TensorPool.drain()
     }
 
-    /// Large freed tensors: two kept whatever their size, more only while those others total at
-    /// most the tier's bound (ten of 12 MB within 128 MB) and all fit its slots (sixteen).
+    /// Large freed tensors: two kept whatever their size, more only while each of those others
+    /// is at most 16 MB, together at most 128 MB (ten of 12 MB), and all fit the tier's sixteen
+    /// slots (fourteen of 4 MB).
     func testLargeTensorPoolIsBounded() throws {
         let big = 200 << 20
-        for (size, count, kept) in [(12 << 20, 12, 10), (4 << 20, 20, 14)] {
+        for (size, count, kept) in [(12 << 20, 12, 10), (4 << 20, 20, 14), (20 << 20, 3, 0)] {
             TensorPool.drain()
             var held: [Tensor]? = try (0..<2).map { _ in try Tensor([big / 4]) }
             held = nil

@@ -5,16 +5,18 @@ import Synchronization
 /// activation. The pool is emptied at the end of every top-level operation, so it never holds
 /// memory between calls.
 public enum TensorPool {
-    /// Tier 0: buffers from 4 MB up (activations of big images): two of any size, up to sixteen
-    /// while they hold at most 128 MB. With two, each step of 512 px sampling mapped a gigabyte
-    /// afresh (250k page faults, 1.5 s of system time per step); with sixteen, 3 steps took 740k
-    /// -> 123k faults and 0.89x the time, peak anonymous memory the same, as was a 512 px
-    /// decode's (its buffers, 134 MB, stay at two). Tier 1: the other mapped buffers, of which a
-    /// UNet call frees a few hundred in a dozen sizes: at most sixteen kept (64 MB at the very
-    /// most; with them a 512 px UNet call peaks 36 MB higher and runs a few percent faster
-    /// than with two).
-    static let tiers: [(minimumBytes: Int, slots: Int, bytes: Int)] = [(4 << 20, 16, 128 << 20), (Buffer.mappedBytes, 16, .max)]
-    /// Buffers a tier keeps whatever their size (its largest): `bytes` bounds the others.
+    /// Tier 0: buffers from 4 MB up (activations of big images): two of any size, and up to
+    /// fourteen more of at most 16 MB, 128 MB in all. With two, each step of 512 px sampling
+    /// mapped a gigabyte afresh: 3 steps of Q8_0 took 744k page faults, with these 127k (system
+    /// time 5.4 -> 2.8 s), peak anonymous memory 370 -> 383 MB. Larger extra buffers (a 512 px
+    /// encoder's 33 and 67 MB ones) raised its peak by 64 MB and saved few faults. Tier 1: the
+    /// other mapped buffers, of which a UNet call frees a few hundred in a dozen sizes: at most
+    /// sixteen kept (64 MB at the very most; with them a 512 px UNet call peaks 36 MB higher and
+    /// runs a few percent faster than with two).
+    static let tiers: [(minimumBytes: Int, slots: Int, extra: (each: Int, total: Int))] = [
+        (4 << 20, 16, (16 << 20, 128 << 20)), (Buffer.mappedBytes, 16, (.max, .max)),
+    ]
+    /// Buffers a tier keeps whatever their size (its largest ones); `extra` bounds the others.
     static let anySize = 2
 
     private typealias Held = (pointer: UnsafeMutableRawPointer, bytes: Int)
@@ -50,7 +52,10 @@ public enum TensorPool {
         var evicted: Held?
         let kept = held.withLock { pool -> Bool in
             /// Whether buffers of these sizes may be held together.
-            func allowed(_ sizes: [Int]) -> Bool { sizes.sorted(by: >).dropFirst(anySize).reduce(0, +) <= tiers[t].bytes }
+            func allowed(_ sizes: [Int]) -> Bool {
+                let others = sizes.sorted(by: >).dropFirst(anySize), bound = tiers[t].extra
+                return others.allSatisfy { $0 <= bound.each } && others.reduce(0, +) <= bound.total
+            }
             let sizes = pool[t].map(\.bytes)
             if sizes.count < tiers[t].slots && allowed(sizes + [bytes]) {
                 pool[t].append((p, bytes))
