@@ -239,6 +239,9 @@ AVX512 static void tile_in_place(size_t kc, const float *a, size_t lda, const fl
     finish(acc, alpha, beta, m0, m1, c, ldc, rows, swap);
 }
 
+/* Whether `gemm` reads an unpacked A in place: fp32, not transposed, C at most IN_PLACE tiles wide. */
+static int reads_in_place(int trans_a, int a_type, size_t n) { return !trans_a && a_type == CK_F32 && n <= IN_PLACE * NR; }
+
 /* Where the panel of rows i0.. for k block p0 lies in a whole packed A of m rows. */
 static size_t packed_at(size_t m, size_t i0, size_t p0, size_t kc) { return p0 * ((m + MR - 1) / MR * MR) + i0 * kc; }
 
@@ -246,7 +249,7 @@ static size_t packed_at(size_t m, size_t i0, size_t p0, size_t kc) { return p0 *
  * op(A) comes packed whole (ck_pack_a) and `a` is not read. */
 AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const operand *a,
                        const float *packed, const operand *b, float beta, float *c, size_t ldc, int swap) {
-    int in_place = !packed && !trans_a && a->type == CK_F32 && n <= IN_PLACE * NR;
+    int in_place = !packed && reads_in_place(trans_a, a->type, n);
     int pack = !packed && !in_place; /* A needs a buffer */
     size_t kb = depth(k), whole_floats = (m + MR - 1) / MR * MR * kb;
     size_t a_rows = block_rows(kb), b_cols = block_cols(kb);
@@ -368,8 +371,7 @@ int ck_sgemm_typed(int trans_a, int trans_b, size_t m, size_t n, size_t k, float
     /* Nor is an A read in place swapped for better-filled tiles: it would become a B packed by
      * transposing, a second pass over weights that are streamed once (a 1x1 conv's 1280x2560
      * weights over a 4x4 plane, n = 16: 30 -> 39 GFLOP/s, one thread, cold). */
-    int in_place = !trans_a && a_type == CK_F32 && n <= IN_PLACE * NR;
-    if (narrow || (!in_place && fill(n, m) > 1.1 * fill(m, n))) return gemm(!trans_b, !trans_a, n, m, k, alpha, &ob, NULL, &oa, beta, c, ldc, 1);
+    if (narrow || (!reads_in_place(trans_a, a_type, n) && fill(n, m) > 1.1 * fill(m, n))) return gemm(!trans_b, !trans_a, n, m, k, alpha, &ob, NULL, &oa, beta, c, ldc, 1);
     return gemm(trans_a, trans_b, m, n, k, alpha, &oa, NULL, &ob, beta, c, ldc, 0);
 }
 
