@@ -4,11 +4,11 @@
  *
  * C is row-major, so a micro-tile is MR rows of NR = 32 columns: two vectors per row, one
  * broadcast element of A per row and k step. A is packed MR rows at a time (kept whole for a
- * wide C, read in place for a narrow one) and B NR columns at a time, both k-major,
- * transposing in registers where the layout asks; weights stored as fp16, bf16 or Q8_0 are
- * converted on the way, so no fp32 copy of them is written. k runs in equal blocks of at most
- * KC; within a block each element of C is one running FMA sum, so its value does not depend on
- * where m or n are cut. */
+ * wide C; for a narrow one read in place, or converted MR rows at a time in its own layout)
+ * and B NR columns at a time, both k-major, transposing in registers where the layout asks;
+ * weights stored as fp16, bf16 or Q8_0 are converted on the way, so no fp32 copy of them is
+ * written. k runs in equal blocks of at most KC; within a block each element of C is one
+ * running FMA sum, so its value does not depend on where m or n are cut. */
 #include "ckernels.h"
 #include "operand.h"
 
@@ -109,11 +109,12 @@ typedef struct {
 } ahead;
 
 enum {
-    SHARE = 64,            /* at most this many lines of each block per tile are spread */
+    SHARE = 64,            /* at most this many lines of each block per packed tile are spread */
     RESIDENT = 1 << 15,    /* lines (2 MB) of an operand small enough to be in cache already */
     IN_PLACE = 4,          /* tiles of C across, at most, for which A is read in place */
     WHOLE = 1 << 20,       /* floats (4 MB), at most, of a k block of A kept packed whole */
-    FETCH_ROW = 2560       /* floats, at most, in a row of A read in place and fetched ahead */
+    FETCH_ROW = 2560,      /* floats, at most, in a row of fp32 A read in place and fetched ahead */
+    ROW_TILE_LINES = MR * (KC / 16 + 2) /* lines, at most, of a row tile of A read in place */
 };
 
 static ahead ahead_of(const operand *x, int trans, size_t i0, size_t rows, size_t p0, size_t cols, size_t tiles) {
@@ -211,10 +212,10 @@ AVX512 static void tile(size_t kc, const float *ap, const float *bp, __mmask16 m
     finish(acc, alpha, beta, m0, m1, c, ldc, rows, swap);
 }
 
-/* The tile with A fp32, not transposed and read in place, for a C at most IN_PLACE tiles
- * wide: each element of A meets that many tiles, so packing it would be a pass over the
- * weights for little reuse (the later tiles find its rows in cache). The same sums, and the
- * same spread prefetches as `tile`. */
+/* The tile with A not transposed and read in place (fp32, or rows converted as they lie), for
+ * a C at most IN_PLACE tiles wide: each element of A meets that many tiles, so packing it
+ * would be a pass over the weights for little reuse (the later tiles find its rows in cache).
+ * The same sums, and the same spread prefetches as `tile`. */
 AVX512 static void tile_in_place(size_t kc, const float *a, size_t lda, const float *bp, __mmask16 m0, __mmask16 m1, float *c,
                                  size_t ldc, size_t rows, float alpha, float beta, int swap, const char *const *fetch, size_t nf) {
     __m512 acc[MR][2];
@@ -239,8 +240,19 @@ AVX512 static void tile_in_place(size_t kc, const float *a, size_t lda, const fl
     finish(acc, alpha, beta, m0, m1, c, ldc, rows, swap);
 }
 
-/* Whether `gemm` reads an unpacked A in place: fp32, not transposed, C at most IN_PLACE tiles wide. */
-static int reads_in_place(int trans_a, int a_type, size_t n) { return !trans_a && a_type == CK_F32 && n <= IN_PLACE * NR; }
+/* Whether `gemm` reads an unpacked A in place: not transposed, C at most IN_PLACE tiles wide. */
+static int reads_in_place(int trans_a, size_t n) { return !trans_a && n <= IN_PLACE * NR; }
+
+/* Rows i0 ..< i0 + rows of a stored A, k columns p0 ..< p0 + kc, as fp32 in their own layout,
+ * dst[i * ld + p]: for a narrow C this pass, with no transposing, costs a fraction of packing.
+ * One thread (AMD Zen 5), cold fp16 weights: 1280x32x11520 127 -> 161 GFLOP/s, 1280x64x2560
+ * 174 -> 208 (fp32 in place 215 and 206; Q8_0 152 -> 185, 196 -> 216). */
+AVX512 static void convert_rows(const operand *a, size_t i0, size_t rows, size_t p0, size_t kc, float *dst, size_t ld) {
+    for (size_t i = 0; i < rows; i++) {
+        const char *row = row_of(a, i0 + i);
+        for (size_t p = 0; p < kc; p += 16) _mm512_storeu_ps(dst + i * ld + p, load16(a->type, row, p0 + p, lanes(kc - p)));
+    }
+}
 
 /* Where the panel of rows i0.. for k block p0 lies in a whole packed A of m rows. */
 static size_t packed_at(size_t m, size_t i0, size_t p0, size_t kc) { return p0 * ((m + MR - 1) / MR * MR) + i0 * kc; }
@@ -249,16 +261,18 @@ static size_t packed_at(size_t m, size_t i0, size_t p0, size_t kc) { return p0 *
  * op(A) comes packed whole (ck_pack_a) and `a` is not read. */
 AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const operand *a,
                        const float *packed, const operand *b, float beta, float *c, size_t ldc, int swap) {
-    int in_place = !packed && reads_in_place(trans_a, a->type, n);
+    int in_place = !packed && reads_in_place(trans_a, n), convert = in_place && a->type != CK_F32;
     int pack = !packed && !in_place; /* A needs a buffer */
     size_t kb = depth(k), whole_floats = (m + MR - 1) / MR * MR * kb;
+    size_t ldr = kb + 16; /* converted rows; the padding spreads them over the cache's sets */
     size_t a_rows = block_rows(kb), b_cols = block_cols(kb);
     /* A's packed k block is kept whole for the next columns where it is small enough, not
      * packed again (512x2560x640 135 -> 142, 512x1280x1280 140 -> 146 GFLOP/s). */
     int whole = pack && n > b_cols && whole_floats <= WHOLE;
-    float *ap = pack ? aligned_alloc(64, sizeof(float) * (whole ? whole_floats : a_rows * kb)) : NULL;
+    float *ap = pack ? aligned_alloc(64, sizeof(float) * (whole ? whole_floats : a_rows * kb))
+                : convert ? aligned_alloc(64, sizeof(float) * MR * ldr) : NULL;
     float *bp = aligned_alloc(64, sizeof(float) * kb * b_cols);
-    if ((pack && !ap) || !bp) {
+    if (((pack || convert) && !ap) || !bp) {
         free(ap);
         free(bp);
         return -1;
@@ -266,7 +280,7 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
     /* B's block is packed once per k block, A's too where kept whole, else once more for each
      * further b_cols columns. The blocks go p0 -> jb -> ib; the next of each is fetched ahead. */
     const ahead none = {0};
-    int fetch_in = in_place && k <= FETCH_ROW && streamed(a, m, k);
+    int fetch_in = in_place && (convert || k <= FETCH_ROW) && streamed(a, m, k);
     int fetch_a = pack && (trans_a ? streamed(a, k, m) : streamed(a, m, k)), fetch_b = trans_b ? streamed(b, n, k) : streamed(b, k, n);
     size_t tiles_m = (m + MR - 1) / MR;
     for (size_t p0 = 0; p0 < k; p0 += kb) {
@@ -282,21 +296,27 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
                 if (in_place) {
                     for (size_t i = 0; i < mb; i += MR) {
                         /* The next row tile's run of A (or the first at the next k block) is
-                         * fetched while this one computes: the hardware does not find 14 runs
-                         * of kc floats in time. Cold weights, one thread: 128x5120x1280 117 ->
-                         * 127 GFLOP/s, 128x2560x640 101 -> 125, 77x768x768 89 -> 104; where
-                         * rows are long (k 3072 to 5760) no change, at k = 11520 a loss (116
-                         * -> 89): the hardware streams each row on into the next k block. */
+                         * fetched while this one computes, spread over all its k steps: the
+                         * hardware does not find 14 runs of kc floats in time. Cold weights,
+                         * one thread: 128x5120x1280 117 -> 127 GFLOP/s, 128x2560x640 101 ->
+                         * 125, 77x768x768 89 -> 104; where fp32 rows are long (k 3072 to
+                         * 5760) no change, at k = 11520 a loss (116 -> 89): the hardware
+                         * streams each row on into the next k block. Converted rows are read
+                         * in a burst, which that streaming does not serve; fetched while the
+                         * tile before computes, 1280x32x11520 with fp16 weights runs at 161
+                         * GFLOP/s, fetched 64 lines per tile at 130, not at all at 106. */
                         size_t in = ib + i + MR < m ? ib + i + MR : 0, pa = in ? p0 : p0 + kb, ka = k - pa < kb ? k - pa : kb;
                         ahead next = fetch_in && pa < k ? ahead_of(a, 0, in, m - in < MR ? m - in : MR, pa, ka, tiles_n) : none;
+                        size_t rows = mb - i < MR ? mb - i : MR;
+                        if (convert) convert_rows(a, ib + i, rows, p0, kc, ap, ldr);
+                        const float *ai = convert ? ap : (const float *)a->p + (ib + i) * a->ld + p0;
                         for (size_t j = 0; j < nb; j += NR) {
                             size_t cols = nb - j < NR ? nb - j : NR;
                             float *cij = swap ? c + (jb + j) * ldc + ib + i : c + (ib + i) * ldc + jb + j;
-                            const char *fetch[SHARE];
-                            size_t nf = ahead_take(&next, next.share < SHARE ? next.share : SHARE, fetch);
-                            tile_in_place(kc, (const float *)a->p + (ib + i) * a->ld + p0, a->ld, bp + j * kc, lanes(cols),
-                                          lanes(cols > 16 ? cols - 16 : 0), cij, ldc, mb - i < MR ? mb - i : MR, alpha, bt, swap, fetch, nf);
-                            if (next.share > SHARE) ahead_take(&next, next.share - SHARE, NULL);
+                            const char *fetch[ROW_TILE_LINES];
+                            size_t nf = ahead_take(&next, next.share, fetch);
+                            tile_in_place(kc, ai, convert ? ldr : a->ld, bp + j * kc, lanes(cols), lanes(cols > 16 ? cols - 16 : 0), cij,
+                                          ldc, rows, alpha, bt, swap, fetch, nf);
                         }
                     }
                     continue;
@@ -361,17 +381,16 @@ int ck_sgemm_typed(int trans_a, int trans_b, size_t m, size_t n, size_t k, float
      * while B, the weights, is the operand worth reading only once: then compute C^T =
      * op(B)^T op(A)^T, the weights becoming an A read in place or packed once. 128x5120x1280
      * with fp32 weights 85 -> 101 GFLOP/s, 64x640x1280 83 -> 128 (one thread, best of
-     * interleaved runs); fp16 and Q8_0 weights 4-24% faster. Weights packed either way
-     * (fp16, bf16, Q8_0) are swapped only where 32-column tiles fill as well as 14-row ones:
-     * over a text encoder's 77 tokens they fill 80% against 92%, and its products with fp16
-     * or Q8_0 weights take 3-12% less time unswapped (one thread, 98 interleaved runs each;
-     * with fp32 weights, read in place, the swap still gains 0-7%). Each element takes the
-     * same products in the same order, so the value is the same either way. */
-    int narrow = m <= IN_PLACE * NR && n > IN_PLACE * NR && (b_type == CK_F32 || fill(n, m) >= fill(m, n));
+     * interleaved runs); fp16 and Q8_0 weights 4-24% faster. Their rows are converted as
+     * they lie then, so they are swapped alike even where 32-column tiles fill worse than
+     * 14-row ones (cold, one thread, swapped against packed: 77x768x768 fp16 125 -> 143
+     * GFLOP/s, Q8_0 158 -> 166; 16x1280x1280 fp16 62 -> 82, Q8_0 70 -> 79). Each element
+     * takes the same products in the same order, so the value is the same either way. */
+    int narrow = m <= IN_PLACE * NR && n > IN_PLACE * NR;
     /* Nor is an A read in place swapped for better-filled tiles: it would become a B packed by
      * transposing, a second pass over weights that are streamed once (a 1x1 conv's 1280x2560
      * weights over a 4x4 plane, n = 16: 30 -> 39 GFLOP/s, one thread, cold). */
-    if (narrow || (!reads_in_place(trans_a, a_type, n) && fill(n, m) > 1.1 * fill(m, n))) return gemm(!trans_b, !trans_a, n, m, k, alpha, &ob, NULL, &oa, beta, c, ldc, 1);
+    if (narrow || (!reads_in_place(trans_a, n) && fill(n, m) > 1.1 * fill(m, n))) return gemm(!trans_b, !trans_a, n, m, k, alpha, &ob, NULL, &oa, beta, c, ldc, 1);
     return gemm(trans_a, trans_b, m, n, k, alpha, &oa, NULL, &ob, beta, c, ldc, 0);
 }
 
