@@ -7,6 +7,10 @@
 
 #include <string.h>
 
+/* No fused multiply-adds where the CPU has them (the AVX-512 clones below): each transform
+ * gives the same values on every CPU. */
+#pragma STDC FP_CONTRACT OFF
+
 void ck_wino_weights(const float *w, size_t C, size_t k0, size_t nk, size_t rows, float *U) {
     size_t plane = ck_wino_plane(rows * C);
     for (size_t k = 0; k < nk; k++) {
@@ -57,6 +61,8 @@ static void row_transform(const float *img, size_t H, size_t W, long r, size_t n
     }
 }
 
+/* Cloned for AVX-512 as ck_wino4_input is (winograd4.c). */
+__attribute__((target_clones("arch=x86-64-v4", "default")))
 void ck_wino_input(const float *x, size_t C, size_t H, size_t W, size_t c0, size_t nc, size_t q0, size_t nq, float *V,
                    float *buf, const struct ck_input_map *map) {
     size_t ty = (H + 1) / 2, tx = (W + 1) / 2, per = ty * tx, plane = ck_wino_plane(C * nq);
