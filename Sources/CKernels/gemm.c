@@ -322,8 +322,9 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
                          * 5760) no change, at k = 11520 a loss (116 -> 89): the hardware
                          * streams each row on into the next k block. Converted rows are read
                          * in a burst, which that streaming does not serve; fetched while the
-                         * tile before computes, 1280x32x11520 with fp16 weights runs at 161
-                         * GFLOP/s, fetched 64 lines per tile at 130, not at all at 106. */
+                         * tile before computes, 1280x32x11520 with fp16 weights ran at 161
+                         * GFLOP/s, fetched 64 lines per tile at 130, not at all at 106 (with
+                         * masked loads in convert_rows then). */
                         size_t in = ib + i + MR < m ? ib + i + MR : 0, pa = in ? p0 : p0 + kb, ka = k - pa < kb ? k - pa : kb;
                         ahead next = fetch_in && pa < k ? ahead_of(a, 0, in, m - in < MR ? m - in : MR, pa, ka, tiles_n) : none;
                         size_t rows = mb - i < MR ? mb - i : MR;
