@@ -308,18 +308,22 @@ final class KernelTests: XCTestCase {
     }
 
     /// Winograd F(2x2, 3x3) against the naive loop: odd sides (partial tiles), batches whose
-    /// tiles share GEMMs, and budgets small enough to cut channels and tiles into blocks.
+    /// tiles share GEMMs, and budgets small enough to cut channels and tiles into blocks (the
+    /// last: several blocks of filters over one block of tiles, whose input is transformed once).
     func testWinogradConvolution() throws {
         let ws = Workspace(threads: 2)
-        for (shape, cout, budget) in [([2, 16, 7, 9], 24, Winograd.budget), ([3, 20, 11, 6], 17, 36 * 20 * 5), ([1, 32, 16, 16], 8, 36 * 32 * 3),
-                                      ([1, 16, 13, 21], 5, Winograd.budget)] {
+        for (shape, cout, budget, filterBudget) in [([2, 16, 7, 9], 24, Winograd.budget, Winograd.filterBudget),
+                                                    ([3, 20, 11, 6], 17, 36 * 20 * 5, 36 * 20 * 5), ([1, 32, 16, 16], 8, 36 * 32 * 3, 36 * 32 * 3),
+                                                    ([1, 16, 13, 21], 5, Winograd.budget, Winograd.filterBudget),
+                                                    ([2, 16, 7, 9], 24, Winograd.budget, 36 * 16 * 5)] {
             let x = try random(shape), w = try random([cout, shape[1], 3, 3])
             let bias = (0..<cout).map { Float($0) * 0.05 }
             let ref = try naiveConv(x, w, bias, ConvGeometry(kernel: 3))
             // measured: F(2x2) ~2e-7, F(4x4) ~4e-6
             for (name, variant, tolerance) in [("F2", Winograd.f2, Float(1e-6)), ("F4", Winograd.f4, 2e-5)] {
-                let ours = try Winograd.conv(x, weight: WeightRows(w), bias: bias, outChannels: cout, ws: ws, variant: variant, budget: budget, filterBudget: budget)
-                XCTAssertClose(ours, ref, tolerance, "winograd \(name) \(shape) budget \(budget)")
+                let ours = try Winograd.conv(x, weight: WeightRows(w), bias: bias, outChannels: cout, ws: ws, variant: variant, budget: budget,
+                                             filterBudget: filterBudget)
+                XCTAssertClose(ours, ref, tolerance, "winograd \(name) \(shape) budgets \(budget) \(filterBudget)")
             }
         }
     }

@@ -83,6 +83,15 @@ enum Winograd {
         let tile = Int32(v.tile)
         let stored = weight.stored.flatMap { ck_wino_filters(tile, $0.base, $0.ckType, c, 0, 0, 0, u) == 0 ? $0 : nil }
         func run(_ biasPtr: UnsafePointer<Float>?, _ mapPtr: UnsafePointer<ck_input_map>) throws {
+            func transformInput(_ q0: Int, _ nq: Int) {
+                parallelChunks(c, threads: ws.threads) { worker, r in
+                    v.input(x.data, c, h, w, r.lowerBound, r.count, q0, nq, vt, rows + worker * perThread, mapPtr)
+                }
+            }
+            // Where all tiles make one block, their input is transformed once for every block of
+            // filters, not once per block (the deep levels' 1280 channels take three).
+            let oneBlock = qBlock == tiles
+            if oneBlock { transformInput(0, tiles) }
             var k0 = 0
             while k0 < k {
                 let nk = min(kBlock, k - k0)
@@ -98,9 +107,7 @@ enum Winograd {
                 var q0 = 0
                 while q0 < tiles {
                     let nq = min(qBlock, tiles - q0)
-                    parallelChunks(c, threads: ws.threads) { worker, r in
-                        v.input(x.data, c, h, w, r.lowerBound, r.count, q0, nq, vt, rows + worker * perThread, mapPtr)
-                    }
+                    if !oneBlock { transformInput(q0, nq) }
                     // Planes outnumber threads: each plane's product whole on one thread packs
                     // its filters once, in one parallel region for all planes.
                     let (uPlane, vPlane, mPlane) = (ck_wino_plane(nk * c), ck_wino_plane(c * nq), ck_wino_plane(nk * nq))
