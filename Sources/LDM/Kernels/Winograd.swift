@@ -27,7 +27,8 @@ enum Winograd {
                             scratch: { ck_wino4_input_scratch($0) })
 
     /// Floats per transformed block of inputs or products (V, M), about 24 MB, and of filters
-    /// (U): enough for 512 x 512 channels at F(4x4), so the input is transformed once per call.
+    /// (U): enough for 512 x 512 channels at F(4x4), so the input is transformed once per call
+    /// (for more channels too where all tiles make one block).
     static let budget = 6 << 20
     static let filterBudget = 10 << 20
 
