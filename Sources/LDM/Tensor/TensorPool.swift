@@ -9,10 +9,10 @@ public enum TensorPool {
     /// fourteen more of at most 16 MB, 128 MB in all. With two, each step of 512 px sampling
     /// mapped a gigabyte afresh: 3 steps of Q8_0 took 744k page faults, with these 127k, peak
     /// anonymous memory 370 -> 383 MB (F32: system time 5.4 -> 2.8 s). Larger extra buffers (a
-    /// 512 px encoder's 33 and 67 MB ones) raised its peak by 64 MB and saved few faults. Tier 1: the
-    /// other mapped buffers, of which a UNet call frees a few hundred in a dozen sizes: at most
-    /// sixteen kept (64 MB at the very most; with them a 512 px UNet call peaks 36 MB higher and
-    /// runs a few percent faster than with two).
+    /// 512 px encoder's 33 and 67 MB ones) raised its peak by 64 MB and saved few faults.
+    /// Tier 1: the other mapped buffers, of which a UNet call frees a few hundred in a dozen
+    /// sizes: at most sixteen kept (64 MB at the very most; with them a 512 px UNet call peaks
+    /// 36 MB higher and runs a few percent faster than with two).
     static let tiers: [(minimumBytes: Int, slots: Int, extra: (each: Int, total: Int))] = [
         (4 << 20, 16, (16 << 20, 128 << 20)), (Buffer.mappedBytes, 16, (.max, .max)),
     ]
