@@ -66,3 +66,12 @@ let gamma = [Float](repeating: 1, count: 320), beta = [Float](repeating: 0, coun
 report("groupnorm+silu 2x320x64x64 (GB/s as GFLOP)", 2.0 * 4 * Double(g.count), try best {
     _ = try groupNorm(g, groups: 32, gamma: gamma, beta: beta, eps: 1e-5, silu: true, ws: ws)
 })
+// The transformer blocks' linear layers at 512 px (tokens of both batch items; the feed-forward
+// runs 1024 rows at a time).
+for (rows, inF, outF) in [(8192, 320, 320), (1024, 320, 2560), (1024, 1280, 320), (2048, 640, 640),
+                          (1024, 640, 5120), (1024, 2560, 640), (512, 1280, 1280), (512, 1280, 10240), (512, 5120, 1280)] {
+    let x = try random([rows, inF], seed: 9), w = try random([outF, inF], seed: 10), y = try Tensor([rows, outF])
+    report("linear \(rows)x\(inF)->\(outF)", 2.0 * Double(rows * inF * outF), try best {
+        try linear(x.data, rows: rows, inFeatures: inF, weight: WeightRows(w), bias: nil, outFeatures: outF, into: y.data, ws: ws)
+    })
+}
