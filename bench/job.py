@@ -81,19 +81,44 @@ def vae_encode(impl, model, size, threads):
 
 def unet_call(impl, model, size, threads):
     """One UNet call at batch 2 (classifier-free guidance) on a [4, size/8, size/8] latent with a
-    77 x 768 context. libldm runs it as a 1-step DDIM sample with guidance: one UNet call."""
+    77 x 768 context: a 1-step DDIM sample from seed 0's noise, as libldm runs it, so both
+    return the same latent (the scheduler's step and the noise cost under a millisecond)."""
     rng = np.random.RandomState(0)
-    x = rng.standard_normal((4, size // 8, size // 8)).astype(np.float32)
     cond, uncond = (rng.standard_normal((77, 768)).astype(np.float32) for _ in range(2))
+    shape = (4, size // 8, size // 8)
     if impl == "ldm":
         m = _ldm(model, threads)
-        return lambda: m.sample(cond=cond, uncond=uncond, guidance=GUIDANCE, steps=1, latent_shape=x.shape)
+        return lambda: m.sample(cond=cond, uncond=uncond, guidance=GUIDANCE, steps=1, seed=0, latent_shape=shape)
     torch = _torch(threads)
     from diffusers import UNet2DConditionModel
     unet = _component(UNet2DConditionModel, model, "unet")
-    xb, ctx = torch.from_numpy(np.stack([x, x])), torch.from_numpy(np.stack([uncond, cond]))
-    t = torch.tensor([500, 500])
-    return lambda: unet(xb, t, encoder_hidden_states=ctx).sample.numpy()
+    x, t, step = _ddim_step(model, shape)
+    ctx = torch.from_numpy(np.stack([uncond, cond]))
+
+    def run():
+        eps_uncond, eps_cond = unet(torch.cat([x, x]), t, encoder_hidden_states=ctx).sample.chunk(2)
+        return step(eps_uncond + GUIDANCE * (eps_cond - eps_uncond))
+    return run
+
+
+def unet_call_noise_part(model, size):
+    """What unet_call's output would be with a zero noise prediction: the output is this plus a
+    hundredth of the guided prediction, so comparisons of the UNet leave this part out."""
+    import torch
+    x, _, step = _ddim_step(model, (4, size // 8, size // 8))
+    return step(torch.zeros_like(x))
+
+
+def _ddim_step(model, shape):
+    """Seed 0's noise x [1, *shape], the timestep of a 1-step DDIM run and its step(noise
+    prediction) -> the next latent [*shape]."""
+    import torch
+    from diffusers import DDIMScheduler
+    scheduler = DDIMScheduler.from_pretrained(model, subfolder="scheduler")
+    scheduler.set_timesteps(1)
+    t = scheduler.timesteps[0]
+    x = torch.randn((1,) + shape, generator=torch.Generator().manual_seed(0))
+    return x, t, lambda eps: scheduler.step(eps, t, x).prev_sample[0].numpy()
 
 
 def text_encoder(impl, model, size, threads):

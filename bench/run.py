@@ -21,7 +21,7 @@ sys.path.insert(0, HERE)
 import chart  # noqa: E402
 import harness  # noqa: E402
 import models  # noqa: E402
-from job import STEPS  # noqa: E402
+from job import STEPS, unet_call_noise_part  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 PARTS = {
@@ -57,11 +57,13 @@ def flops(part, size, folder, threads, cache):
     return cache[key]
 
 
-def agreement(part, ref, ours):
+def agreement(part, size, folder, ref, ours):
     """How far libldm's output is from diffusers': max pixel difference of images, else
-    max |difference| relative to max |reference|."""
+    max |difference| relative to max |reference| (for the UNet call, to max |reference's UNet
+    part|)."""
     if part == "unet_call":
-        return ""  # libldm returns the denoised latent, diffusers the noise prediction
+        ref_unet = ref - unet_call_noise_part(folder, size)
+        return f"rel. diff {np.abs(ref - ours).max() / np.abs(ref_unet).max():.1e}"
     if part == "txt2img":
         return f"max pixel diff {int(np.abs(ref.astype(int) - ours.astype(int)).max())}/255"
     return f"rel. diff {np.abs(ref - ours).max() / np.abs(ref).max():.1e}"
@@ -89,7 +91,7 @@ def measure(part, size, folder, variants, a):
         print(f"  {name:9s} {r['best']:8.2f} s   peak RSS {r['peak_rss'] / 2**20:6.0f} MB   peak anon {r['peak_anon'] / 2**20:6.0f} MB"
               + ("   BUSY" if r["foreign"] > BUSY else ""), flush=True)
     for row in rows[1:]:
-        row["agreement"] = agreement(part, outputs["diffusers"], outputs[row["name"]])
+        row["agreement"] = agreement(part, size, folder, outputs["diffusers"], outputs[row["name"]])
     return rows
 
 
