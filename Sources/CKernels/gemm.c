@@ -9,12 +9,12 @@
  * weights stored as fp16, bf16 or Q8_0 are converted on the way, so no fp32 copy of them is
  * written. k runs in equal blocks of at most KC; within a block each element of C is one
  * running FMA sum, so its value does not depend on where m or n are cut. */
+#include "buffers.h"
 #include "ckernels.h"
 #include "operand.h"
 
 #include <cpuid.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <immintrin.h>
 
@@ -116,6 +116,7 @@ enum {
     FETCH_ROW = 2560,      /* floats, at most, in a row of fp32 A read in place and fetched ahead */
     ROW_TILE_LINES = MR * (KC / 16 + 2) /* lines, at most, of a row tile of A read in place */
 };
+_Static_assert(WHOLE + NB * SIZED <= CK_BUFFER_FLOATS, "a product's packed blocks fit one buffer");
 
 static ahead ahead_of(const operand *x, int trans, size_t i0, size_t rows, size_t p0, size_t cols, size_t tiles) {
     ahead h = {trans ? row_of(x, p0) + 4 * i0 : row_of(x, i0) + row_bytes(x->type, p0), row_bytes(x->type, x->ld),
@@ -285,14 +286,10 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
     /* A's packed k block is kept whole for the next columns where it is small enough, not
      * packed again (512x2560x640 135 -> 142, 512x1280x1280 140 -> 146 GFLOP/s). */
     int whole = pack && n > b_cols && whole_floats <= WHOLE;
-    float *ap = pack ? aligned_alloc(64, sizeof(float) * (whole ? whole_floats : a_rows * kb))
-                : convert ? aligned_alloc(64, sizeof(float) * MR * ldr) : NULL;
-    float *bp = aligned_alloc(64, sizeof(float) * kb * b_cols);
-    if (((pack || convert) && !ap) || !bp) {
-        free(ap);
-        free(bp);
-        return -1;
-    }
+    /* A's block (or converted rows) first, then B's: at most WHOLE and NB * SIZED floats. */
+    float *buffer = ck_buffer_take();
+    if (!buffer) return -1;
+    float *ap = pack || convert ? buffer : NULL, *bp = buffer + WHOLE;
     /* B's block is packed once per k block, A's too where kept whole, else once more for each
      * further b_cols columns. The blocks go p0 -> jb -> ib; the next of each is fetched ahead. */
     const ahead none = {0};
@@ -367,8 +364,7 @@ AVX512 static int gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
             }
         }
     }
-    free(ap);
-    free(bp);
+    ck_buffer_give(buffer);
     return 0;
 }
 

@@ -33,7 +33,8 @@ final class KernelTests: XCTestCase {
     /// Every transpose combination, sizes around the micro-tile (14 x 32) and block edges (224
     /// rows and 512 columns at k up to 384; 126 and 288 at 672, 98 and 224 at 832), k in one or
     /// two blocks (at most 1280 deep), padded leading dimensions, beta 0 over NaN (never read) and
-    /// beta 0.5; one and two threads agree bitwise. With AVX-512, 28 x 40 runs as C^T on one
+    /// beta 0.5; one and two threads agree bitwise (the first reusing the packing buffers of the
+    /// products before, the second with new ones). With AVX-512, 28 x 40 runs as C^T on one
     /// thread but not wholly on two, and 230 x 40 as C^T; 100 x 200 as C^T on one thread (a
     /// short C: the long operand is read once), as two narrow products on two. Both paths:
     /// ck_sgemm where the CPU has AVX-512, and OpenBLAS.
@@ -55,6 +56,7 @@ final class KernelTests: XCTestCase {
             if beta == 0 { for i in 0..<c0.count { c0.data[i] = .nan } }
             var outs: [[Float]] = []
             for threads in [1, 2] {
+                if threads == 2 { ck_release_buffers() }  // new packing buffers, against ones the products before used
                 let c = try Tensor([m, ldc])
                 c.data.update(from: c0.data, count: c0.count)
                 BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a.data, lda: lda, b: b.data, ldb: ldb,

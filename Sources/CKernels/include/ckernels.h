@@ -30,6 +30,10 @@ enum { CK_F32, CK_F16, CK_BF16, CK_Q8_0 };
 int ck_sgemm_typed(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const void *a, size_t lda,
                    int a_type, const void *b, size_t ldb, int b_type, float beta, float *c, size_t ldc);
 
+/* Unmaps the packing buffers that products keep for the next ones (5 MB mappings, resident as
+ * far as used, one for each product that ran at once); products after it map new ones. */
+void ck_release_buffers(void);
+
 /* A whole op(A) [m, k] (fp32) packed as ck_sgemm packs it, for products that reuse it:
  * ck_packed_a_floats(m, k) floats at dst. */
 size_t ck_packed_a_floats(size_t m, size_t k);

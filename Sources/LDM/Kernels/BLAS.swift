@@ -112,7 +112,7 @@ public enum BLAS {
                                         bj.base, ldb, bj.ckType, beta, cij, ldc)
             precondition(status != -2, "ck_sgemm_typed cannot read a \(ai.ckType)/\(bj.ckType) product")
             guard status != 0, !i.isEmpty, !j.isEmpty else { return }
-            // Out of memory for the packing buffers (0.75 to 4.75 MB): OpenBLAS needs none (stored
+            // Out of memory for a packing buffer (a 5 MB mapping): OpenBLAS needs none (stored
             // weights are converted for it), but its results may differ in the last bits.
             func fp32(_ x: WeightBlock, rows: Int, ld: Int, _ body: (UnsafePointer<Float>, Int) -> Void) {
                 if let f = x.floats { return body(f, ld) }

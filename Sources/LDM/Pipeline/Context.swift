@@ -15,12 +15,14 @@ public final class Context {
         self.lowMemory = lowMemory
     }
 
-    /// Ends a top-level call: frees scratch and pooled buffers and hands the freed heap pages
-    /// back to the system (malloc keeps them otherwise: a sampling loop's activations would
-    /// stay resident beside the decoder's); in low-memory mode the weight pages go too.
+    /// Ends a top-level call: frees scratch, pooled tensors and packing buffers and hands the
+    /// freed heap pages back to the system (malloc keeps them otherwise: a sampling loop's
+    /// activations would stay resident beside the decoder's); in low-memory mode the weight
+    /// pages go too.
     func finish() {
         ws.scratch.release()
         TensorPool.drain()
+        ck_release_buffers()
         malloc_trim(0)
         if lowMemory { model.store.releasePages() }
     }
