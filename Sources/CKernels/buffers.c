@@ -10,7 +10,9 @@
 #include <pthread.h>
 #include <sys/mman.h>
 
-enum { KEPT = 8 }; /* idle buffers kept, at most: one for each product running at once */
+/* Idle buffers kept, at most: one for each product that ran at once, which one parallel region
+ * of up to 64 parts (ck_parallel's limit) does not exceed; more are unmapped when given back. */
+enum { KEPT = 64 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static float *idle[KEPT];
