@@ -309,6 +309,17 @@ final class KernelTests: XCTestCase {
         XCTAssertTrue(TensorPool.holding == (0, 0))
     }
 
+    /// Dropping the pooled buffers above a size (the encoder's, once its tensors have shrunk)
+    /// keeps the others, in both tiers.
+    func testTensorPoolDropsLargerBuffers() throws {
+        TensorPool.drain()
+        _ = try [64 << 20, 8 << 20, 5 << 20, 1 << 20].map { try Tensor([$0 / 4]) }  // all alive, then freed
+        XCTAssertTrue(TensorPool.holding == (4, 78 << 20), "\(TensorPool.holding)")
+        TensorPool.dropLarger(than: 6 << 20)
+        XCTAssertTrue(TensorPool.holding == (2, 6 << 20), "\(TensorPool.holding)")
+        TensorPool.drain()
+    }
+
     /// Winograd F(2x2, 3x3) against the naive loop: odd sides (partial tiles), batches whose
     /// tiles share GEMMs, and budgets small enough to cut channels and tiles into blocks (the
     /// last: several blocks of filters over one block of tiles, whose input is transformed once).

@@ -45,13 +45,19 @@ struct AEEncoder {
 
     func callAsFunction(_ x: Tensor, _ ws: Workspace) throws -> Tensor {
         var h = try convIn(x, ws)
-        for level in levels {
+        for (i, level) in levels.enumerated() {
             for (j, block) in level.blocks.enumerated() {
                 try ws.checkCancelled()
                 h = try block(h, ws)
                 if !level.attns.isEmpty { h = try level.attns[j](h, ws) }
             }
-            if let down = level.down { h = try down(h, ws) }
+            if let down = level.down {
+                h = try down(h, ws)
+                // The levels below make no tensor larger than h with their widest channel count:
+                // pooled buffers of more than twice that would serve none, only raise the peak.
+                let widest = levels[(i + 1)...].flatMap(\.blocks).map(\.conv2.outChannels).max() ?? 0
+                TensorPool.dropLarger(than: 2 * h.count / h.shape[1] * max(widest, h.shape[1]) * MemoryLayout<Float>.size)
+            }
         }
         h = try mid1(h, ws)
         if let midAttn { h = try midAttn(h, ws) }

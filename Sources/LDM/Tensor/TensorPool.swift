@@ -71,6 +71,16 @@ public enum TensorPool {
         return kept
     }
 
+    /// Frees the pooled buffers larger than `bytes`: where no tensor to come is larger than half
+    /// that, none of them would be taken (a buffer serves requests of half its size and up).
+    static func dropLarger(than bytes: Int) {
+        let gone = held.withLock { pool -> [Held] in
+            defer { for t in pool.indices { pool[t].removeAll { $0.bytes > bytes } } }
+            return pool.flatMap { $0.filter { $0.bytes > bytes } }
+        }
+        for b in gone { Buffer.free(b.pointer, b.bytes) }
+    }
+
     /// Buffers held and their bytes, for tests.
     static var holding: (buffers: Int, bytes: Int) {
         held.withLock { pool in (pool.joined().count, pool.joined().reduce(0) { $0 + $1.bytes }) }
