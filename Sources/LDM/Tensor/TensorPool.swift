@@ -87,11 +87,5 @@ public enum TensorPool {
     }
 
     /// Frees every pooled buffer.
-    public static func drain() {
-        let buffers = held.withLock { pool -> [Held] in
-            defer { for t in pool.indices { pool[t].removeAll() } }
-            return pool.flatMap { $0 }
-        }
-        for b in buffers { Buffer.free(b.pointer, b.bytes) }
-    }
+    public static func drain() { dropLarger(than: 0) }
 }
